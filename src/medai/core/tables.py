@@ -10,7 +10,7 @@ import pandas as pd
 
 from medai.core.errors import DataFileError
 
-__all__ = ["fingerprint", "read_table"]
+__all__ = ["fingerprint", "read_table", "write_table"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
@@ -122,3 +122,24 @@ def fingerprint(df: pd.DataFrame) -> str:
     h = hashlib.sha256("\x1f".join(map(str, df.columns)).encode())
     h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV, JSON (records) or Parquet by suffix, atomically (temp + rename)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json", ".parquet"):
+        raise DataFileError(f"output {str(path)!r} must end in .csv, .json or .parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        elif suffix == ".json":
+            df.to_json(tmp, orient="records", indent=1)
+        else:
+            df.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,1 @@
+"""The ``medai`` command line (Typer); the only place that configures logging."""
