@@ -93,3 +93,53 @@ def medai_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEDAI_HOME", str(home))
     monkeypatch.delenv("MEDAI_DATASETS_URL", raising=False)
     return home
+
+
+# --- shared data and trained bundles for the risk tests --------------------------------------
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PIMA = SHARED_DATA / "tabular" / "pima_diabetes.csv"
+PIMA_ZERO_MISSING = ["Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI"]
+
+FAST = {"cv_repeats": 1, "n_boot": 200, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def breast_cancer() -> Any:
+    from medai.core.datasets import load
+
+    return load("breast_cancer")
+
+
+@pytest.fixture(scope="session")
+def whas500() -> Any:
+    from medai.core.datasets import load
+
+    return load("whas500")
+
+
+@pytest.fixture(scope="session")
+def pima() -> Any:
+    import pandas as pd
+
+    if not PIMA.exists():
+        pytest.skip(f"shared data {PIMA} is absent")
+    return pd.read_csv(PIMA)
+
+
+@pytest.fixture(scope="session")
+def binary_bundle(breast_cancer: Any) -> Any:
+    from medai.risk import train
+
+    return train(breast_cancer, target="malignant", **FAST)
+
+
+@pytest.fixture(scope="session")
+def survival_bundle(whas500: Any) -> Any:
+    from medai.risk import train
+
+    return train(whas500, time="time", event="event", horizons=[365, 730], **FAST)
+
+
+@pytest.fixture(scope="session")
+def binary_bundle_dir(binary_bundle: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(binary_bundle.save(tmp_path_factory.mktemp("bundles") / "bc"))

@@ -52,8 +52,15 @@ def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def parse_missing(items: Sequence[str]) -> dict[str, list[Any]]:
-    """``["Glucose=0", "BMI=0,-1", "*=999"]`` -> ``{"Glucose": [0], "BMI": [0, -1], "*": [999]}``."""
-    return {
-        col: [_as_number(v.strip()) for v in values.split(",") if v.strip()]
-        for col, values in parse_assignments(items, "--missing").items()
-    }
+    """Parse ``--missing`` options.
+
+    ``["Glucose,BMI=0", "Insulin=0,-1", "*=999"]`` ->
+    ``{"Glucose": [0], "BMI": [0], "Insulin": [0, -1], "*": [999]}``.
+    """
+    out: dict[str, list[Any]] = {}
+    for cols, values in parse_assignments(items, "--missing").items():
+        codes = [_as_number(v.strip()) for v in values.split(",") if v.strip()]
+        for col in cols.split(","):
+            if col.strip():
+                out[col.strip()] = codes
+    return out

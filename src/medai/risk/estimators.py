@@ -370,7 +370,8 @@ class ForestModel(SurvivalModel):
         tensors = dict(self.tensors_)
         if hasattr(self, "background_"):
             tensors["background"] = self.background_
-        return bytes(save(tensors))
+        # safetensors writes the raw buffer: strided views must be made contiguous first
+        return bytes(save({k: np.ascontiguousarray(v) for k, v in tensors.items()}))
 
     @classmethod
     def from_bytes(cls, data: bytes, params: dict[str, Any]) -> ForestModel:

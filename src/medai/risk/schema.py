@@ -245,8 +245,11 @@ def _infer_type(name: str, s: pd.Series) -> tuple[str, str]:
         return "binary", ""
     if pd.api.types.is_datetime64_any_dtype(s):
         return "datetime", "datetime (not used as a predictor)"
-    numeric = pd.to_numeric(values, errors="coerce") if s.dtype == object else values
-    is_numeric = pd.api.types.is_numeric_dtype(s) or bool(numeric.notna().all())
+    if pd.api.types.is_numeric_dtype(s):
+        numeric, is_numeric = values, True
+    else:
+        numeric = pd.to_numeric(values, errors="coerce")
+        is_numeric = bool(numeric.notna().all())
     unique_per_row = n_unique == len(values) and len(values) >= 20
     if is_numeric:
         is_integer = bool(np.all(np.mod(np.asarray(numeric, dtype=float), 1) == 0))
