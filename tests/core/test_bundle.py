@@ -23,29 +23,29 @@ def test_roundtrip_and_manifest(tmp_path: Path) -> None:
 def test_edited_file_is_refused(tmp_path: Path) -> None:
     path = write_bundle(tmp_path / "b", {"pillar": "x"}, {"w.json": b"[1, 2]"})
     (path / "w.json").write_bytes(b"[1, 3]")
-    with pytest.raises(BundleError, match="'w.json'.*does not match its sha256"):
+    with pytest.raises(BundleError, match=r"'w.json'.*does not match its sha256"):
         read_bundle(path)
 
 
 def test_extra_and_missing_files_are_refused(tmp_path: Path) -> None:
     path = write_bundle(tmp_path / "b", {"pillar": "x"}, {"w.json": b"[]"})
     (path / "evil.pkl").write_bytes(b"x")
-    with pytest.raises(BundleError, match="not in its manifest.*evil.pkl"):
+    with pytest.raises(BundleError, match=r"not in its manifest.*evil.pkl"):
         read_bundle(path)
     (path / "evil.pkl").unlink()
     (path / "w.json").unlink()
-    with pytest.raises(BundleError, match="missing 'w.json'"):
+    with pytest.raises(BundleError, match=r"missing 'w.json'"):
         read_bundle(path)
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="does not exist"):
+    with pytest.raises(BundleError, match=r"does not exist"):
         read_bundle(tmp_path / "none")
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "notes.txt").write_text("mine")
-    with pytest.raises(BundleError, match="no manifest.json"):
+    with pytest.raises(BundleError, match=r"no manifest.json"):
         read_bundle(tmp_path / "folder")
-    with pytest.raises(BundleError, match="not a medai bundle"):
+    with pytest.raises(BundleError, match=r"not a medai bundle"):
         write_bundle(tmp_path / "folder", {}, {})
     assert (tmp_path / "folder" / "notes.txt").read_text() == "mine"
 
@@ -78,5 +78,5 @@ def test_real_bundle_tampered_model_refused(binary_bundle_dir: Path, tmp_path: P
     model = json.loads((copy / "model.json").read_text())
     model["coef"][0] += 1.0
     (copy / "model.json").write_text(json.dumps(model))
-    with pytest.raises(BundleError, match="model.json"):
+    with pytest.raises(BundleError, match=r"model.json"):
         RiskBundle.load(copy)

@@ -21,7 +21,7 @@ def test_reads_csv_tsv_and_parquet(tmp_path: Path, breast_cancer: pd.DataFrame) 
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(DataFileError, match="nope.csv.*does not exist"):
+    with pytest.raises(DataFileError, match=r"nope.csv.*does not exist"):
         read_table(tmp_path / "nope.csv")
 
 
@@ -29,18 +29,18 @@ def test_empty_and_blank_files(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "blank.csv").write_text("\n\n  \n")
     (tmp_path / "header.csv").write_text("a,b,c\n")
-    with pytest.raises(DataFileError, match="empty"):
+    with pytest.raises(DataFileError, match=r"empty"):
         read_table(tmp_path / "empty.csv")
-    with pytest.raises(DataFileError, match="blank"):
+    with pytest.raises(DataFileError, match=r"blank"):
         read_table(tmp_path / "blank.csv")
-    with pytest.raises(DataFileError, match="no data rows"):
+    with pytest.raises(DataFileError, match=r"no data rows"):
         read_table(tmp_path / "header.csv")
 
 
 def test_ragged_csv_names_the_line(tmp_path: Path) -> None:
     p = tmp_path / "ragged.csv"
     p.write_text('a,b,c\n1,2,3\n4,"x, y",6\n7,8\n')
-    with pytest.raises(DataFileError, match="line 4 has 2 fields, the header has 3"):
+    with pytest.raises(DataFileError, match=r"line 4 has 2 fields, the header has 3"):
         read_table(p)
 
 
@@ -56,14 +56,14 @@ def test_duplicate_columns_and_folders(tmp_path: Path) -> None:
     p.write_text("a,a\n1,2\n")
     # pandas renames duplicates to a, a.1: we only refuse names that collide after stripping
     assert list(read_table(p).columns) == ["a", "a.1"]
-    with pytest.raises(DataFileError, match="is a folder"):
+    with pytest.raises(DataFileError, match=r"is a folder"):
         read_table(tmp_path)
 
 
 def test_not_a_parquet_file(tmp_path: Path) -> None:
     p = tmp_path / "x.parquet"
     p.write_text("a,b\n1,2\n")
-    with pytest.raises(DataFileError, match="not a readable Parquet"):
+    with pytest.raises(DataFileError, match=r"not a readable Parquet"):
         read_table(p)
 
 

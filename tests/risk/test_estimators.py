@@ -26,7 +26,9 @@ def whas_xy(whas500: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def bc_xy(breast_cancer: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     s = infer_schema(breast_cancer, target="malignant")
-    return Preprocessor(s.features).fit_transform(breast_cancer), breast_cancer["malignant"].to_numpy()
+    return Preprocessor(s.features).fit_transform(breast_cancer), breast_cancer[
+        "malignant"
+    ].to_numpy()
 
 
 def test_forest_traversal_matches_scikit_survival(whas_xy) -> None:
@@ -36,7 +38,11 @@ def test_forest_traversal_matches_scikit_survival(whas_xy) -> None:
     X, t, e = whas_xy
     ours = ForestModel(seed=3, n_estimators=20).fit(X, t, e)
     ref = RandomSurvivalForest(
-        n_estimators=20, min_samples_leaf=15, max_features="sqrt", n_jobs=2, random_state=3,
+        n_estimators=20,
+        min_samples_leaf=15,
+        max_features="sqrt",
+        n_jobs=2,
+        random_state=3,
         low_memory=False,
     ).fit(X, Surv.from_arrays(e.astype(bool), t))
     grid = ours.tensors_["grid"]
@@ -73,7 +79,9 @@ def test_save_load_roundtrip_and_shap_additivity(cls, whas_xy, bc_xy) -> None:
     np.testing.assert_allclose(again.score(X[:50]), model.score(X[:50]), rtol=1e-7)
     contrib, base = model.contributions(X[:20])
     assert contrib.shape == (20, X.shape[1])
-    np.testing.assert_allclose(base + contrib.sum(axis=1), model.score(X[:20]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        base + contrib.sum(axis=1), model.score(X[:20]), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_linear_shap_matches_shap_package(bc_xy) -> None:
@@ -81,7 +89,9 @@ def test_linear_shap_matches_shap_package(bc_xy) -> None:
 
     X, y = bc_xy
     model = LogisticModel().fit(X, y)
-    explainer = shap.LinearExplainer((model.coef_, model.intercept_), shap.maskers.Independent(X, max_samples=len(X)))
+    explainer = shap.LinearExplainer(
+        (model.coef_, model.intercept_), shap.maskers.Independent(X, max_samples=len(X))
+    )
     expected = explainer(X[:10]).values
     ours, _ = model.contributions(X[:10])
     np.testing.assert_allclose(ours, expected, atol=1e-8)

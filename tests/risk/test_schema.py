@@ -6,7 +6,6 @@ import pytest
 
 from medai.core.errors import SchemaError
 from medai.risk.schema import infer_schema
-
 from tests.conftest import PIMA_ZERO_MISSING
 
 
@@ -46,7 +45,9 @@ def test_id_text_datetime_constant_and_leak_are_excluded(breast_cancer: pd.DataF
     assert t["note"].type == "text"
     assert t["visit_date"].type == "datetime"
     assert t["site"].type == "constant"
-    assert t["diagnosis_code"].role == "excluded" and "leaks the outcome" in t["diagnosis_code"].reason
+    assert (
+        t["diagnosis_code"].role == "excluded" and "leaks the outcome" in t["diagnosis_code"].reason
+    )
     assert t["sex"].type == "binary" and t["sex"].role == "feature"
     kept = infer_schema(df, target="malignant", keep=["diagnosis_code"])
     assert kept.column("diagnosis_code").role == "feature"
@@ -63,9 +64,9 @@ def test_overrides_and_missing_codes(pima: pd.DataFrame) -> None:
     assert s.column("Insulin").missing_values == [0]
     star = infer_schema(pima, target="Outcome", missing={"*": [0]})
     assert star.column("Glucose").missing_values == [0]
-    with pytest.raises(SchemaError, match="type 'float' for column 'BMI' is unknown"):
+    with pytest.raises(SchemaError, match=r"type 'float' for column 'BMI' is unknown"):
         infer_schema(pima, target="Outcome", types={"BMI": "float"})
-    with pytest.raises(SchemaError, match="column 'bmi' is not in the data"):
+    with pytest.raises(SchemaError, match=r"column 'bmi' is not in the data"):
         infer_schema(pima, target="Outcome", types={"bmi": "numeric"})
 
 
@@ -107,14 +108,18 @@ def test_bad_outcomes(change: dict[str, str], match: str) -> None:
 
 def test_all_missing_column_is_an_error() -> None:
     df = pd.DataFrame({"x": range(30), "empty": [np.nan] * 30, "y": [0, 1] * 15})
-    with pytest.raises(SchemaError, match="column 'empty' is entirely missing.*--schema empty=ignore"):
+    with pytest.raises(
+        SchemaError, match=r"column 'empty' is entirely missing.*--schema empty=ignore"
+    ):
         infer_schema(df, target="y")
-    assert infer_schema(df, target="y", types={"empty": "ignore"}).column("empty").role == "excluded"
+    assert (
+        infer_schema(df, target="y", types={"empty": "ignore"}).column("empty").role == "excluded"
+    )
 
 
 def test_positive_class_choice() -> None:
     df = pd.DataFrame({"x": range(30), "y": ["benign", "malignant"] * 15})
     assert infer_schema(df, target="y").outcome.positive == "malignant"
     assert infer_schema(df, target="y", positive="benign").outcome.positive == "benign"
-    with pytest.raises(SchemaError, match="--positive 'yes' is not a value"):
+    with pytest.raises(SchemaError, match=r"--positive 'yes' is not a value"):
         infer_schema(df, target="y", positive="yes")

@@ -21,11 +21,23 @@ def demo(
     from medai.risk import train
 
     jobs = [
-        ("breast_cancer", "binary risk: malignant tumour (sklearn breast cancer Wisconsin)",
-         {"target": "malignant"}, "auroc"),
-        ("whas500", "survival: death after myocardial infarction (WHAS500)",
-         {"time": "time", "event": "event", "horizons": [365.0, 730.0, 1460.0],
-          "subgroups": ["gender"]}, "c_index"),
+        (
+            "breast_cancer",
+            "binary risk: malignant tumour (sklearn breast cancer Wisconsin)",
+            {"target": "malignant"},
+            "auroc",
+        ),
+        (
+            "whas500",
+            "survival: death after myocardial infarction (WHAS500)",
+            {
+                "time": "time",
+                "event": "event",
+                "horizons": [365.0, 730.0, 1460.0],
+                "subgroups": ["gender"],
+            },
+            "c_index",
+        ),
     ]
     table = Table(title="medai demo", title_justify="left")
     for col in ("pillar", "task", "model", "metric (test)", "estimate", "95% CI", "bundle"):
@@ -36,8 +48,13 @@ def demo(
         path = bundle.save(out / name)
         m = bundle.card["metrics"]["test"][metric]
         table.add_row(
-            "risk", task, bundle.card["model"]["name"], metric, f"{m['estimate']:.3f}",
-            f"{m['ci95'][0]:.3f} – {m['ci95'][1]:.3f}", str(path),
+            "risk",
+            task,
+            bundle.card["model"]["name"],
+            metric,
+            f"{m['estimate']:.3f}",
+            f"{m['ci95'][0]:.3f} – {m['ci95'][1]:.3f}",
+            str(path),
         )
     out_console().print(table)
     err_console().print(f"reports: {out}/*/report.html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -67,8 +68,15 @@ def schema_command(
     from medai.risk import infer_schema
 
     s = infer_schema(
-        read_table(data), target=target, time=time, event=event, group=group,
-        positive=positive, types=_types(schema), missing=parse_missing(missing), keep=keep,
+        read_table(data),
+        target=target,
+        time=time,
+        event=event,
+        group=group,
+        positive=positive,
+        types=_types(schema),
+        missing=parse_missing(missing),
+        keep=keep,
     ).to_dict()
     if as_json:
         typer.echo(json.dumps(s, indent=2))
@@ -104,11 +112,25 @@ def train_command(
     err = err_console()
     with progress_bar("risk train") as progress:
         bundle = train(
-            data, target=target, time=time, event=event, model=model, group=group,
-            subgroups=subgroup, positive=positive, types=_types(schema),
-            missing=parse_missing(missing), keep=keep, horizons=horizon or None,
-            test_size=test_size, cv_folds=cv_folds, cv_repeats=cv_repeats,
-            threshold=threshold, n_boot=n_boot, seed=seed, progress=progress,
+            data,
+            target=target,
+            time=time,
+            event=event,
+            model=model,
+            group=group,
+            subgroups=subgroup,
+            positive=positive,
+            types=_types(schema),
+            missing=parse_missing(missing),
+            keep=keep,
+            horizons=horizon or None,
+            test_size=test_size,
+            cv_folds=cv_folds,
+            cv_repeats=cv_repeats,
+            threshold=threshold,
+            n_boot=n_boot,
+            seed=seed,
+            progress=progress,
         )
     err.print(_schema_table(bundle.card["input_schema"]))
     bundle.save(out)
@@ -152,7 +174,9 @@ def predict_command(
 def explain_command(
     bundle: Path = BUNDLE,
     data: Path = DATA,
-    row: int = typer.Option(1, "--row", help="Data row to explain (1 = first row after the header)."),
+    row: int = typer.Option(
+        1, "--row", help="Data row to explain (1 = first row after the header)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the explanation as JSON."),
 ) -> None:
     """Per-patient SHAP contributions of each column for one row."""
@@ -167,14 +191,14 @@ def explain_command(
     exp = b.explain(one)
     pred = b.predict(one, top=0).iloc[0].to_dict()
     values = exp.values.iloc[0].sort_values(key=abs, ascending=False)
-    result = {
+    result: dict[str, Any] = {
         "row": row,
         "prediction": {k: (v if isinstance(v, str) else float(v)) for k, v in pred.items()},
         "scale": exp.scale,
         "base_value": float(exp.base[0]),
         "score": float(exp.score[0]),
         "contributions": [
-            {"column": k, "value": _jsonable(one.iloc[0][k]), "contribution": float(v)}
+            {"column": str(k), "value": _jsonable(one[k].iloc[0]), "contribution": float(v)}
             for k, v in values.items()
         ],
     }
@@ -186,7 +210,7 @@ def explain_command(
     table = Table(title=f"row {row}: contributions ({exp.scale})", title_justify="left")
     for col in ("column", "value", "contribution"):
         table.add_column(col)
-    for c in result["contributions"]:  # type: ignore[union-attr]
+    for c in result["contributions"]:
         table.add_row(c["column"], str(c["value"]), f"{c['contribution']:+.3f}")
     console = out_console()
     console.print(f"prediction: {result['prediction']}")
@@ -219,8 +243,15 @@ def evaluate_command(
 
     b = RiskBundle.load(bundle)
     with progress_bar("risk evaluate") as progress:
-        ev = evaluate(b, data, subgroups=subgroup, threshold=threshold, n_boot=n_boot,
-                      seed=seed, progress=progress)
+        ev = evaluate(
+            b,
+            data,
+            subgroups=subgroup,
+            threshold=threshold,
+            n_boot=n_boot,
+            seed=seed,
+            progress=progress,
+        )
     _print_metrics(ev.metrics_dict(), "external validation")
     for w in ev.warnings:
         err_console().print(f"[yellow]warning:[/] {w}")

@@ -121,7 +121,7 @@ def metrics_table(metrics: Mapping[str, Estimate | Mapping[str, Any]]) -> str:
     """Table of metric name, estimate, 95% CI and n."""
     rows = []
     for name, m in metrics.items():
-        d = m.to_dict() if isinstance(m, Estimate) else dict(m)
+        d: dict[str, Any] = m.to_dict() if isinstance(m, Estimate) else dict(m)
         ci = d.get("ci95") or [None, None]
         rows.append(
             {

@@ -13,6 +13,7 @@ estimate (``shap`` package) for the forest.
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -233,7 +234,9 @@ class LightGBMModel(BinaryModel):
             colsample_bytree=0.8,
             reg_lambda=1.0,
             random_state=self.seed,
-            n_jobs=2,
+            # one thread on small tables: OpenMP spin-waits make 2 threads far slower when
+            # another process shares the cores, and small data gains nothing from them
+            n_jobs=1 if len(X) < 50_000 else min(2, os.cpu_count() or 1),
             deterministic=True,
             force_row_wise=True,
             verbose=-1,
@@ -274,6 +277,7 @@ class ForestModel(SurvivalModel):
 
     name = "rsf"
     file = "model.safetensors"
+    background_: Array  # rows the permutation SHAP masker draws from
 
     def __init__(
         self,
@@ -357,10 +361,9 @@ class ForestModel(SurvivalModel):
 
     def contributions(self, X: Array) -> tuple[Array, Array]:
         shap = require("shap", "risk")
-        background = self.background_ if hasattr(self, "background_") else X[:50]
-        explainer = shap.PermutationExplainer(  # type: ignore[attr-defined]
-            self.score, shap.maskers.Independent(background, max_samples=50), seed=self.seed  # type: ignore[attr-defined]
-        )
+        background = getattr(self, "background_", X[:50])
+        masker = shap.maskers.Independent(background, max_samples=50)  # type: ignore[attr-defined]
+        explainer = shap.PermutationExplainer(self.score, masker, seed=self.seed)  # type: ignore[attr-defined]
         exp = explainer(X, max_evals=2 * X.shape[1] + 1, silent=True)
         return np.asarray(exp.values), np.asarray(exp.base_values)
 
@@ -447,7 +450,9 @@ class Calibrator:
         return c
 
     @classmethod
-    def choose(cls, score: Array, y: Array, *, seed: int = 0) -> tuple[Calibrator, dict[str, float]]:
+    def choose(
+        cls, score: Array, y: Array, *, seed: int = 0
+    ) -> tuple[Calibrator, dict[str, float]]:
         """Pick Platt or isotonic by 5-fold cross-validated Brier score on (score, y).
 
         Returns the chosen calibrator fitted on all pairs and the CV Brier of each method.

@@ -183,4 +183,3 @@ class RiskBundle(Bundle):
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"the bundle's card or files are incomplete ({exc!r})") from None
         return cls(card, schema, pre, model, calibrator)
-

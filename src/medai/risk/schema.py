@@ -32,7 +32,19 @@ FEATURE_TYPES = ("numeric", "binary", "categorical")
 MAX_CATEGORIES = 50
 LEAK_AUROC = 0.99
 _ID_NAME = re.compile(r"(^|_)(id|mrn|uuid|record|patient|subject|ssn|nhs)(_|$)|id$", re.IGNORECASE)
-_POSITIVE = {"1", "1.0", "true", "yes", "y", "positive", "pos", "malignant", "dead", "died", "event"}
+_POSITIVE = {
+    "1",
+    "1.0",
+    "true",
+    "yes",
+    "y",
+    "positive",
+    "pos",
+    "malignant",
+    "dead",
+    "died",
+    "event",
+}
 
 
 @dataclass
@@ -175,12 +187,16 @@ def infer_schema(
     types = dict(types or {})
     missing = {k: list(v) for k, v in (missing or {}).items()}
     names = list(df.columns)
-    for col in [*types, *[m for m in missing if m != "*"], *keep, group]:
-        if col is not None and col not in names:
-            raise SchemaError(f"column {col!r} is not in the data; columns are: {_preview(names)}")
-    for col, t in types.items():
+    for named in [*types, *[m for m in missing if m != "*"], *keep, group]:
+        if named is not None and named not in names:
+            raise SchemaError(
+                f"column {named!r} is not in the data; columns are: {_preview(names)}"
+            )
+    for named, t in types.items():
         if t not in COLUMN_TYPES:
-            raise SchemaError(f"type {t!r} for column {col!r} is unknown; use one of {COLUMN_TYPES}")
+            raise SchemaError(
+                f"type {t!r} for column {named!r} is unknown; use one of {COLUMN_TYPES}"
+            )
 
     outcome = _check_outcome(df, target=target, time=time, event=event, positive=positive)
     outcome_cols = {c for c in (target, time, event) if c}
@@ -310,7 +326,9 @@ def _check_outcome(
 ) -> Outcome:
     names = list(df.columns)
     if target and (time or event):
-        raise SchemaError("give either --target (binary) or --time and --event (survival), not both")
+        raise SchemaError(
+            "give either --target (binary) or --time and --event (survival), not both"
+        )
     if not target and not (time and event):
         if time or event:
             raise SchemaError("survival needs both --time and --event columns")

@@ -95,12 +95,21 @@ def train(
     if not 0.05 <= test_size <= 0.5:
         raise InvalidInputError(f"test_size {test_size} is out of range; use 0.05 to 0.5")
     if cv_folds < 2 or cv_repeats < 1:
-        raise InvalidInputError(f"cv_folds must be >= 2 and cv_repeats >= 1 (got {cv_folds}, {cv_repeats})")
+        raise InvalidInputError(
+            f"cv_folds must be >= 2 and cv_repeats >= 1 (got {cv_folds}, {cv_repeats})"
+        )
     source = "DataFrame" if isinstance(data, pd.DataFrame) else Path(data).name
     raw = as_frame(data)
     schema = infer_schema(
-        raw, target=target, time=time, event=event, group=group, positive=positive,
-        types=types, missing=missing, keep=keep,
+        raw,
+        target=target,
+        time=time,
+        event=event,
+        group=group,
+        positive=positive,
+        types=types,
+        missing=missing,
+        keep=keep,
     )
     kind = schema.outcome.kind
     registry: dict[str, Any] = BINARY_MODELS if kind == "binary" else SURVIVAL_MODELS
@@ -118,11 +127,15 @@ def train(
     _check_sizes(strata, cv_folds, test_size)
 
     train_idx, test_idx = _holdout(strata, groups, test_size, seed)
-    tr_df, te_df = df.iloc[train_idx].reset_index(drop=True), df.iloc[test_idx].reset_index(drop=True)
+    tr_df, te_df = (
+        df.iloc[train_idx].reset_index(drop=True),
+        df.iloc[test_idx].reset_index(drop=True),
+    )
     tr = {k: v[train_idx] for k, v in arrays.items()}
     te = {k: v[test_idx] for k, v in arrays.items()}
-    folds = _cv_folds(strata[train_idx], None if groups is None else groups[train_idx],
-                      cv_folds, cv_repeats, seed)
+    folds = _cv_folds(
+        strata[train_idx], None if groups is None else groups[train_idx], cv_folds, cv_repeats, seed
+    )
 
     candidates = sorted(registry) if model == "auto" else [model]
     total = len(candidates) * len(folds) + 3
@@ -160,68 +173,89 @@ def train(
         oof = np.concatenate(cv[best]["oof"])
         y_rep = np.tile(tr["y"], len(cv[best]["oof"]))
         calibrator, briers = Calibrator.choose(oof, y_rep, seed=seed)
-        cal_info = f"{calibrator.method} (chosen by CV Brier: " + ", ".join(
-            f"{k} {v:.4f}" for k, v in briers.items()) + "; fitted on out-of-fold scores)"
-    train_values = (calibrator.predict(final.score(X_tr)) if calibrator else final.score(X_tr))
+        cal_info = (
+            f"{calibrator.method} (chosen by CV Brier: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in briers.items())
+            + "; fitted on out-of-fold scores)"
+        )
+    train_values = calibrator.predict(final.score(X_tr)) if calibrator else final.score(X_tr)
     cuts = [float(c) for c in np.quantile(train_values, [1 / 3, 2 / 3])]
     if kind == "survival":
         horizons = _horizons(horizons, tr)
 
     selection = [
-        {"model": n, **{f"cv {k}": float(np.mean(v)) for k, v in cv[n]["folds"].items()},
-         "chosen": "yes" if n == best else ""}
+        {
+            "model": n,
+            **{f"cv {k}": float(np.mean(v)) for k, v in cv[n]["folds"].items()},
+            "chosen": "yes" if n == best else "",
+        }
         for n in candidates
     ]
     card = base_card("risk", kind, seed=seed)
     outcome = schema.outcome
-    card.update({
-        "title": (f"risk of {outcome.target}={outcome.positive}" if kind == "binary"
-                  else f"time to {outcome.event} ({outcome.time})"),
-        "input_schema": schema.to_dict(),
-        "output": {
-            "meaning": (f"calibrated probability that {outcome.target} = {outcome.positive}"
-                        if kind == "binary" else
-                        "risk of the event by each horizon (1 - survival) and a risk score"),
-            "threshold": threshold,
-            "risk_groups": list(RISK_GROUPS),
-            "risk_group_cuts": cuts,
-            "horizons": [float(h) for h in horizons] if kind == "survival" and horizons else [],
-        },
-        "training_data": {
-            "source": source,
-            "fingerprint": fingerprint(raw),
-            "n_rows": len(raw),
-            "n_used": len(df),
-            "n_dropped_missing_outcome": int(len(raw) - len(df)),
-            "n_events": int(strata.sum()),
-            "missing_pct": _missing_pct(df, schema),
-        },
-        "split": {
-            "method": f"grouped by {group}, stratified" if group else "stratified random",
-            "test_fraction": test_size,
-            "n_train": len(tr_df),
-            "n_test": len(te_df),
-            "cv": f"{cv_folds}-fold x {cv_repeats} repeats on the training part",
-            "seed": seed,
-        },
-        "model": {
-            "name": best,
-            "file": final.file,
-            "params": final.params,
-            "selected_by": f"mean CV {key}" if model == "auto" else "set by user",
-            "selection": selection,
-            "calibration": cal_info,
-        },
-        "packages": package_versions(
-            "numpy", "pandas", "scikit-learn", "lightgbm", "scikit-survival", "shap"
-        ),
-    })
+    card.update(
+        {
+            "title": (
+                f"risk of {outcome.target}={outcome.positive}"
+                if kind == "binary"
+                else f"time to {outcome.event} ({outcome.time})"
+            ),
+            "input_schema": schema.to_dict(),
+            "output": {
+                "meaning": (
+                    f"calibrated probability that {outcome.target} = {outcome.positive}"
+                    if kind == "binary"
+                    else "risk of the event by each horizon (1 - survival) and a risk score"
+                ),
+                "threshold": threshold,
+                "risk_groups": list(RISK_GROUPS),
+                "risk_group_cuts": cuts,
+                "horizons": [float(h) for h in horizons] if kind == "survival" and horizons else [],
+            },
+            "training_data": {
+                "source": source,
+                "fingerprint": fingerprint(raw),
+                "n_rows": len(raw),
+                "n_used": len(df),
+                "n_dropped_missing_outcome": int(len(raw) - len(df)),
+                "n_events": int(strata.sum()),
+                "missing_pct": _missing_pct(df, schema),
+            },
+            "split": {
+                "method": f"grouped by {group}, stratified" if group else "stratified random",
+                "test_fraction": test_size,
+                "n_train": len(tr_df),
+                "n_test": len(te_df),
+                "cv": f"{cv_folds}-fold x {cv_repeats} repeats on the training part",
+                "seed": seed,
+            },
+            "model": {
+                "name": best,
+                "file": final.file,
+                "params": final.params,
+                "selected_by": f"mean CV {key}" if model == "auto" else "set by user",
+                "selection": selection,
+                "calibration": cal_info,
+            },
+            "packages": package_versions(
+                "numpy", "pandas", "scikit-learn", "lightgbm", "scikit-survival", "shap"
+            ),
+        }
+    )
     bundle = RiskBundle(card, schema, pre, final, calibrator)
 
     if progress:
         progress("validating on the test part", step + 1, total)
-    val = validate(bundle, te_df, te, subgroups=subgroups, threshold=threshold, n_boot=n_boot,
-                   seed=seed, train_arrays=tr)
+    val = validate(
+        bundle,
+        te_df,
+        te,
+        subgroups=subgroups,
+        threshold=threshold,
+        n_boot=n_boot,
+        seed=seed,
+        train_arrays=tr,
+    )
     ev = val.evaluation
     card["metrics"] = {
         "test": ev.metrics_dict(),
@@ -229,8 +263,12 @@ def train(
     }
     card["subgroups"] = ev.to_dict()["subgroups"]
     card["explanations"] = {
-        "method": {"logistic": "linear SHAP", "cox": "linear SHAP", "lightgbm": "TreeSHAP",
-                   "rsf": "permutation SHAP"}[best],
+        "method": {
+            "logistic": "linear SHAP",
+            "cox": "linear SHAP",
+            "lightgbm": "TreeSHAP",
+            "rsf": "permutation SHAP",
+        }[best],
         "importance": ev.importance,
     }
     card["intended_use"] = (
@@ -241,17 +279,22 @@ def train(
     card["limitations"] = _limitations(card, schema, ev.warnings)
     card["warnings"] = ev.warnings
 
-    report = rp.Report(f"Validation report — {card['title']}",
-                       subtitle=f"medai risk · {best} · trained {card['created']}")
+    report = rp.Report(
+        f"Validation report — {card['title']}",
+        subtitle=f"medai risk · {best} · trained {card['created']}",
+    )
     report.warnings = ev.warnings
     for title, body in card_sections(card):
         report.add(title, body)
     cv_rows = [{"metric": k, **_fold_estimate(v).to_dict()} for k, v in cv[best]["folds"].items()]
     for title, body in val.sections:
         if title == "Discrimination":
-            body = ("<p>Held-out test part (bootstrap 95% CIs):</p>" + body
-                    + "<p>Cross-validation on the training part (mean; interval = 2.5–97.5 "
-                    "percentiles of the fold values):</p>" + rp.table_html(cv_rows))
+            body = (
+                "<p>Held-out test part (bootstrap 95% CIs):</p>"
+                + body
+                + "<p>Cross-validation on the training part (mean; interval = 2.5–97.5 "
+                "percentiles of the fold values):</p>" + rp.table_html(cv_rows)
+            )
         report.add(title, body)
     report.add("Intended use and limitations", limitations_html(card))
     bundle.report_html = report.to_html()
@@ -260,14 +303,18 @@ def train(
     return bundle
 
 
-def _fit(model: RiskModel, X: np.ndarray, arrays: dict[str, np.ndarray], idx: np.ndarray) -> RiskModel:
+def _fit(
+    model: RiskModel, X: np.ndarray, arrays: dict[str, np.ndarray], idx: np.ndarray
+) -> RiskModel:
     if isinstance(model, BinaryModel):
         return model.fit(X, arrays["y"][idx])
     assert isinstance(model, SurvivalModel)
     return model.fit(X, arrays["time"][idx], arrays["event"][idx])
 
 
-def _fold_metrics(kind: str, arrays: dict[str, np.ndarray], idx: np.ndarray, s: np.ndarray) -> dict[str, float]:
+def _fold_metrics(
+    kind: str, arrays: dict[str, np.ndarray], idx: np.ndarray, s: np.ndarray
+) -> dict[str, float]:
     if kind == "binary":
         y = arrays["y"][idx]
         return {"auroc": auroc(y, s), "auprc": auprc(y, s)}
@@ -353,8 +400,10 @@ def _limitations(card: dict[str, Any], schema: Schema, warnings: list[str]) -> l
         "missing-value codes as the training data are required.",
     ]
     if data["n_events"] < 100:
-        out.append(f"Only {data['n_events']} events/positives: estimates are imprecise "
-                   "(see the confidence intervals).")
+        out.append(
+            f"Only {data['n_events']} events/positives: estimates are imprecise "
+            "(see the confidence intervals)."
+        )
     excluded = [c.name for c in schema.columns if c.role == "excluded"]
     if excluded:
         out.append(f"Columns not used: {', '.join(excluded)} (see Predictors for why).")

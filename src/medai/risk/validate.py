@@ -113,8 +113,15 @@ def evaluate(
     title = f"External validation — {bundle.card.get('title', 'risk model')}"
     source = Path(data).name if not isinstance(data, pd.DataFrame) else "DataFrame"
     ev = validate(
-        bundle, df, arrays, subgroups=subgroups, threshold=threshold, n_boot=n_boot,
-        seed=seed, progress=progress, train_arrays=None,
+        bundle,
+        df,
+        arrays,
+        subgroups=subgroups,
+        threshold=threshold,
+        n_boot=n_boot,
+        seed=seed,
+        progress=progress,
+        train_arrays=None,
     )
     report = rp.Report(title, subtitle=f"data: {source}, {len(df)} rows with a known outcome")
     for t, body in card_sections(bundle.card):
@@ -162,20 +169,29 @@ def validate(
         thr = float(bundle.card["output"].get("threshold", 0.5) if threshold is None else threshold)
         metrics = binary_metrics(y, values, threshold=thr, n_boot=n_boot, seed=seed)
         sections.append(
-            ("Discrimination", rp.metrics_table(_pick(metrics, ("auroc", "auprc")))
-             + rp.figure_html(rp.roc_figure(y, values), "ROC curve"))
+            (
+                "Discrimination",
+                rp.metrics_table(_pick(metrics, ("auroc", "auprc")))
+                + rp.figure_html(rp.roc_figure(y, values), "ROC curve"),
+            )
         )
         sections.append(
-            ("Calibration",
-             rp.metrics_table(_pick(metrics, ("brier", "calibration_slope", "calibration_intercept", "ece")))
-             + rp.figure_html(rp.calibration_figure(y, values), "calibration curve"))
+            (
+                "Calibration",
+                rp.metrics_table(
+                    _pick(metrics, ("brier", "calibration_slope", "calibration_intercept", "ece"))
+                )
+                + rp.figure_html(rp.calibration_figure(y, values), "calibration curve"),
+            )
         )
         sections.append(
-            ("Clinical usefulness",
-             f"<p>At threshold {thr:g} on the calibrated probability:</p>"
-             + rp.metrics_table(_pick(metrics, ("sensitivity", "specificity", "ppv", "npv")))
-             + rp.figure_html(rp.decision_curve_figure(y, values), "decision curve")
-             + _group_table_binary(y, values, groups))
+            (
+                "Clinical usefulness",
+                f"<p>At threshold {thr:g} on the calibrated probability:</p>"
+                + rp.metrics_table(_pick(metrics, ("sensitivity", "specificity", "ppv", "npv")))
+                + rp.figure_html(rp.decision_curve_figure(y, values), "decision curve")
+                + _group_table_binary(y, values, groups),
+            )
         )
     else:
         time, event = arrays["time"], arrays["event"]
@@ -185,18 +201,32 @@ def validate(
         surv = model.survival(X, horizons)
         ref = train_arrays or arrays
         metrics = survival_metrics(
-            ref["time"], ref["event"], time, event, values, surv=surv, times=horizons,
-            n_boot=max(100, n_boot // 5), seed=seed,
+            ref["time"],
+            ref["event"],
+            time,
+            event,
+            values,
+            surv=surv,
+            times=horizons,
+            n_boot=max(100, n_boot // 5),
+            seed=seed,
         )
         sections.append(
-            ("Discrimination", rp.metrics_table(metrics)
-             + rp.figure_html(rp.km_figure(time, event, groups, RISK_GROUPS), "Kaplan-Meier by risk group"))
+            (
+                "Discrimination",
+                rp.metrics_table(metrics)
+                + rp.figure_html(
+                    rp.km_figure(time, event, groups, RISK_GROUPS), "Kaplan-Meier by risk group"
+                ),
+            )
         )
         sections.append(("Calibration", _survival_calibration(time, event, surv, horizons, groups)))
         sections.append(
-            ("Clinical usefulness",
-             "<p>Risk groups are cut at the tertiles of the training risk score; the "
-             "Kaplan-Meier curves above show how far apart they are.</p>")
+            (
+                "Clinical usefulness",
+                "<p>Risk groups are cut at the tertiles of the training risk score; the "
+                "Kaplan-Meier curves above show how far apart they are.</p>",
+            )
         )
     if progress:
         progress("explaining", 1, 3)
@@ -205,8 +235,14 @@ def validate(
     if progress:
         progress("subgroups", 2, 3)
     rows, warnings = _subgroups(bundle, df, arrays, values, metrics, subgroups, n_boot, seed)
-    sections.append(("Subgroups", rp.table_html(rows) if subgroups else
-                     '<p class="muted">No subgroup columns were given (--subgroup COL).</p>'))
+    sections.append(
+        (
+            "Subgroups",
+            rp.table_html(rows)
+            if subgroups
+            else '<p class="muted">No subgroup columns were given (--subgroup COL).</p>',
+        )
+    )
     if progress:
         progress("done", 3, 3)
     ev = Evaluation(metrics, rows, warnings, importance)
@@ -222,8 +258,14 @@ def _group_table_binary(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> str
     for g in RISK_GROUPS:
         m = groups == g
         if m.any():
-            rows.append({"risk group": g, "n": int(m.sum()), "mean predicted": float(p[m].mean()),
-                         "observed rate": float(y[m].mean())})
+            rows.append(
+                {
+                    "risk group": g,
+                    "n": int(m.sum()),
+                    "mean predicted": float(p[m].mean()),
+                    "observed rate": float(y[m].mean()),
+                }
+            )
     return "<p>Risk groups (cut at training tertiles):</p>" + rp.table_html(rows)
 
 
@@ -242,11 +284,19 @@ def _survival_calibration(
         for j, h in enumerate(horizons):
             idx = np.searchsorted(t, h, side="right") - 1
             observed = 1.0 - (s[idx] if idx >= 0 else 1.0)
-            rows.append({"risk group": g, "horizon": f"{h:g}", "n": int(m.sum()),
-                         "mean predicted risk": float(1 - surv[m, j].mean()),
-                         "observed risk (KM)": float(observed)})
-    return ("<p>Predicted risk of the event by each horizon against the Kaplan-Meier estimate "
-            "in each risk group.</p>" + rp.table_html(rows))
+            rows.append(
+                {
+                    "risk group": g,
+                    "horizon": f"{h:g}",
+                    "n": int(m.sum()),
+                    "mean predicted risk": float(1 - surv[m, j].mean()),
+                    "observed risk (KM)": float(observed),
+                }
+            )
+    return (
+        "<p>Predicted risk of the event by each horizon against the Kaplan-Meier estimate "
+        "in each risk group.</p>" + rp.table_html(rows)
+    )
 
 
 def _explanations(bundle: RiskBundle, X: np.ndarray, seed: int) -> tuple[dict[str, float], str]:
@@ -276,7 +326,7 @@ def subgroup_labels(s: pd.Series) -> pd.Series:
     num = pd.to_numeric(s, errors="coerce")
     if num.notna().all() and num.nunique() > 10:
         edges = np.unique(np.quantile(num, [0, 0.25, 0.5, 0.75, 1.0]))
-        cut = pd.cut(num, edges, include_lowest=True, duplicates="drop")
+        cut = pd.cut(num, list(edges), include_lowest=True, duplicates="drop")
         return cut.astype(str)
     return s.astype(str).where(s.notna(), "missing")
 
@@ -314,8 +364,13 @@ def _subgroups(
                 row["events"] = int(e.sum())
                 usable = m.sum() >= MIN_SUBGROUP and e.sum() >= 2
                 if usable:
-                    est = bootstrap(c_index, [t, e, values[m]], n_boot=max(100, n_boot // 5),
-                                    seed=seed, stratify=e)
+                    est = bootstrap(
+                        c_index,
+                        [t, e, values[m]],
+                        n_boot=max(100, n_boot // 5),
+                        seed=seed,
+                        stratify=e,
+                    )
             if not usable:
                 row[name] = None
                 row["95% CI"] = "too few rows or events"
@@ -340,39 +395,64 @@ def card_sections(card: dict[str, Any]) -> list[tuple[str, str]]:
     cols = card["input_schema"]["columns"]
     split = card["split"]
     model = card["model"]
-    rows = [{"item": k, "value": v} for k, v in (
-        ("source", data.get("source")), ("rows", data.get("n_rows")),
-        ("rows used (outcome known)", data.get("n_used")),
-        ("fingerprint (sha256)", str(data.get("fingerprint", ""))[:16] + "…"),
-        ("events / positives", data.get("n_events")),
-    )]
+    rows = [
+        {"item": k, "value": v}
+        for k, v in (
+            ("source", data.get("source")),
+            ("rows", data.get("n_rows")),
+            ("rows used (outcome known)", data.get("n_used")),
+            ("fingerprint (sha256)", str(data.get("fingerprint", ""))[:16] + "…"),
+            ("events / positives", data.get("n_events")),
+        )
+    ]
     if outcome["kind"] == "binary":
-        out_html = (f"<p>Binary outcome <b>{outcome['target']}</b>; positive class "
-                    f"<b>{outcome['positive']}</b>. Output: calibrated probability.</p>")
+        out_html = (
+            f"<p>Binary outcome <b>{outcome['target']}</b>; positive class "
+            f"<b>{outcome['positive']}</b>. Output: calibrated probability.</p>"
+        )
     else:
-        out_html = (f"<p>Time-to-event outcome: time <b>{outcome['time']}</b>, event "
-                    f"<b>{outcome['event']}</b>. Output: risk of the event by horizons "
-                    f"{card['output'].get('horizons')}.</p>")
-    pred_rows = [{"column": c["name"], "type": c["type"], "role": c["role"],
-                  "note": c["reason"]} for c in cols]
-    miss_rows = [{"column": c["name"], "missing in training (%)": data["missing_pct"].get(c["name"]),
-                  "values treated as missing": ", ".join(map(str, c["missing_values"])) or "–"}
-                 for c in cols if c["role"] == "feature"]
+        out_html = (
+            f"<p>Time-to-event outcome: time <b>{outcome['time']}</b>, event "
+            f"<b>{outcome['event']}</b>. Output: risk of the event by horizons "
+            f"{card['output'].get('horizons')}.</p>"
+        )
+    pred_rows = [
+        {"column": c["name"], "type": c["type"], "role": c["role"], "note": c["reason"]}
+        for c in cols
+    ]
+    miss_rows = [
+        {
+            "column": c["name"],
+            "missing in training (%)": data["missing_pct"].get(c["name"]),
+            "values treated as missing": ", ".join(map(str, c["missing_values"])) or "–",
+        }
+        for c in cols
+        if c["role"] == "feature"
+    ]
     sel = model.get("selection", [])
     return [
         ("Data source and size", rp.table_html(rows)),
         ("Outcome", out_html),
         ("Predictors", rp.table_html(pred_rows)),
-        ("Missing data",
-         "<p>Imputation inside the pipeline, fitted on training rows only (within each CV fold): "
-         "median for numeric, most frequent for binary, an all-zero one-hot row for "
-         "categorical columns.</p>" + rp.table_html(miss_rows)),
-        ("Split and validation", rp.table_html([{"item": k, "value": v} for k, v in split.items()])),
-        ("Model",
-         f"<p>Chosen model: <b>{model['name']}</b> ({model.get('selected_by', '')}). "
-         f"Calibration: {model.get('calibration') or 'none'}.</p>" + rp.table_html(sel)),
-        ("Hyperparameters", rp.table_html([{"parameter": k, "value": v}
-                                           for k, v in model["params"].items()])),
+        (
+            "Missing data",
+            "<p>Imputation inside the pipeline, fitted on training rows only (within each CV fold): "
+            "median for numeric, most frequent for binary, an all-zero one-hot row for "
+            "categorical columns.</p>" + rp.table_html(miss_rows),
+        ),
+        (
+            "Split and validation",
+            rp.table_html([{"item": k, "value": v} for k, v in split.items()]),
+        ),
+        (
+            "Model",
+            f"<p>Chosen model: <b>{model['name']}</b> ({model.get('selected_by', '')}). "
+            f"Calibration: {model.get('calibration') or 'none'}.</p>" + rp.table_html(sel),
+        ),
+        (
+            "Hyperparameters",
+            rp.table_html([{"parameter": k, "value": v} for k, v in model["params"].items()]),
+        ),
     ]
 
 
