@@ -256,6 +256,7 @@ def bench_pima(n_repeats: int) -> dict[str, Any]:
         "data": str(PIMA),
         "n_rows": len(df),
         "n_positive": int(y.sum()),
+        "n_repeats": n_repeats,
         "protocol": (
             f"RepeatedStratifiedKFold(n_splits=5, n_repeats={n_repeats}, random_state=0). "
             "medai: medai.risk.train(outer-train rows, target='Outcome', model=M, "
@@ -693,7 +694,7 @@ def print_summary(res: dict[str, Any]) -> None:
     )
     pima = res.get("pima")
     if pima and "skipped" not in pima:
-        p("\n1. Pima diabetes, 5x5 repeated stratified CV")
+        p(f"\n1. Pima diabetes, 5x{pima['n_repeats']} repeated stratified CV")
         p(
             f"{'model':28s} {'AUROC mean':>10s} {'2.5-97.5%':>15s} {'SD':>6s} "
             f"{'slope':>6s} {'interc.':>7s} {'Brier':>6s}  goals"
@@ -792,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         "cwd": str(Path.cwd()),
         "quick": args.quick,
         "machine": machine_info(),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
     sections: dict[str, Callable[[], dict[str, Any]]] = {
         "pima": lambda: bench_pima(args.pima_repeats),

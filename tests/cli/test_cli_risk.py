@@ -73,7 +73,19 @@ def test_train_predict_explain_evaluate(
 
     expl = tmp_path / "row.json"
     code, out, err = run(
-        ["risk", "explain", str(out_dir), str(bc_csv), "--row", "3", "--out", str(expl)], capsys
+        [
+            "risk",
+            "explain",
+            str(out_dir),
+            str(bc_csv),
+            "--row",
+            "3",
+            "--out",
+            str(expl),
+            "--plot",
+            str(tmp_path / "row.png"),
+        ],
+        capsys,
     )
     assert code == 0, err
     data = json.loads(expl.read_text())
@@ -81,6 +93,7 @@ def test_train_predict_explain_evaluate(
     total = data["base_value"] + sum(c["contribution"] for c in data["contributions"])
     assert total == pytest.approx(data["score"], abs=1e-6)
     assert "contributions" in out
+    assert (tmp_path / "row.png").read_bytes()[:4] == b"\x89PNG"
 
     report = tmp_path / "ext.html"
     code, out, err = run(

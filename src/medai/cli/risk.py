@@ -178,6 +178,7 @@ def explain_command(
         1, "--row", help="Data row to explain (1 = first row after the header)."
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the explanation as JSON."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a contribution chart (PNG)."),
 ) -> None:
     """Per-patient SHAP contributions of each column for one row."""
     from medai.core.tables import read_table
@@ -207,6 +208,18 @@ def explain_command(
         tmp.write_text(json.dumps(result, indent=2))
         tmp.replace(out)
         err_console().print(f"explanation written to {out}")
+    if plot is not None:
+        from medai.core.report import contribution_figure
+
+        if plot.suffix.lower() != ".png":
+            raise InvalidInputError(f"--plot {str(plot)!r} must end in .png")
+        fig = contribution_figure(
+            list(exp.values.columns), exp.values.iloc[0].to_numpy(), exp.base[0], exp.score[0]
+        )
+        tmp = plot.with_name(f".{plot.name}.tmp.png")
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        tmp.replace(plot)
+        err_console().print(f"chart written to {plot}")
     table = Table(title=f"row {row}: contributions ({exp.scale})", title_justify="left")
     for col in ("column", "value", "contribution"):
         table.add_column(col)

@@ -33,6 +33,7 @@ __all__ = [
     "TRIPOD_SECTIONS",
     "Report",
     "calibration_figure",
+    "contribution_figure",
     "decision_curve_figure",
     "figure_html",
     "importance_figure",
@@ -277,4 +278,21 @@ def km_figure(
         ax.step(t, s, where="post", lw=2, label=f"{g} (n={int(m.sum())})")
     ax.set(xlabel="time", ylabel="survival probability", ylim=(0, 1.02), title="Kaplan-Meier")
     ax.legend(fontsize=8)
+    return fig
+
+
+def contribution_figure(
+    names: Sequence[str], values: np.ndarray, base: float, score: float, top: int = 12
+) -> Figure:
+    """Waterfall-style bars of one prediction's per-column contributions (largest first)."""
+    plt = _plt()
+    order = np.argsort(-np.abs(values))[:top][::-1]
+    fig, ax = plt.subplots(figsize=(5.6, 0.32 * len(order) + 1.3))
+    colours = ["#c53030" if values[i] > 0 else "#2b6cb0" for i in order]
+    ax.barh([names[i] for i in order], values[order], color=colours)
+    ax.axvline(0, c="grey", lw=1)
+    ax.set(
+        xlabel="contribution to the score",
+        title=f"base {base:+.2f} → score {score:+.2f}",
+    )
     return fig
