@@ -35,11 +35,6 @@ __all__ = [
 Array = np.ndarray
 
 
-def _logit(p: Array) -> Array:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.asarray(np.log(p / (1 - p)))
-
-
 def _sigmoid(z: Array) -> Array:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
