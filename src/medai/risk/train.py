@@ -286,14 +286,14 @@ def train(
     report.warnings = ev.warnings
     for title, body in card_sections(card):
         report.add(title, body)
-    cv_rows = [{"metric": k, **_fold_estimate(v).to_dict()} for k, v in cv[best]["folds"].items()]
+    cv_table = rp.metrics_table({k: _fold_estimate(v) for k, v in cv[best]["folds"].items()})
     for title, body in val.sections:
         if title == "Discrimination":
             body = (
                 "<p>Held-out test part (bootstrap 95% CIs):</p>"
                 + body
                 + "<p>Cross-validation on the training part (mean; interval = 2.5–97.5 "
-                "percentiles of the fold values):</p>" + rp.table_html(cv_rows)
+                "percentiles of the fold values):</p>" + cv_table
             )
         report.add(title, body)
     report.add("Intended use and limitations", limitations_html(card))

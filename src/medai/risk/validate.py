@@ -6,6 +6,7 @@ Used by :func:`medai.risk.train` (on the held-out test part) and by :func:`evalu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,7 +327,8 @@ def subgroup_labels(s: pd.Series) -> pd.Series:
     num = pd.to_numeric(s, errors="coerce")
     if num.notna().all() and num.nunique() > 10:
         edges = np.unique(np.quantile(num, [0, 0.25, 0.5, 0.75, 1.0]))
-        cut = pd.cut(num, list(edges), include_lowest=True, duplicates="drop")
+        labels = [f"{lo:.4g}–{hi:.4g}" for lo, hi in itertools.pairwise(edges)]
+        cut = pd.cut(num, list(edges), labels=labels, include_lowest=True)
         return cut.astype(str)
     return s.astype(str).where(s.notna(), "missing")
 
@@ -350,7 +352,7 @@ def _subgroups(
     warnings: list[str] = []
     for col in subgroups:
         labels = subgroup_labels(df[col]).to_numpy()
-        for level in pd.unique(labels):
+        for level in sorted(pd.unique(labels), key=_level_key):
             m = labels == level
             row: dict[str, Any] = {"column": col, "level": str(level), "n": int(m.sum())}
             if binary:
@@ -386,6 +388,15 @@ def _subgroups(
                 )
             rows.append(row)
     return rows, warnings
+
+
+def _level_key(level: object) -> tuple[float, str]:
+    """Sort numeric bands by their lower edge, other levels by name."""
+    head = str(level).split("–")[0]
+    try:
+        return float(head), ""
+    except ValueError:
+        return float("inf"), str(level)
 
 
 def card_sections(card: dict[str, Any]) -> list[tuple[str, str]]:
