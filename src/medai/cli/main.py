@@ -15,6 +15,7 @@ import typer
 from medai import __version__
 from medai.cli import datasets as datasets_cli
 from medai.cli import demo as demo_cli
+from medai.cli import imaging as imaging_cli
 from medai.cli import risk as risk_cli
 from medai.core.errors import MedaiError
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(risk_cli.app, name="risk")
+app.add_typer(imaging_cli.app, name="image")
 app.add_typer(datasets_cli.app, name="datasets")
 app.command("demo")(demo_cli.demo)
 

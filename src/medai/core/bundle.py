@@ -42,7 +42,10 @@ MANIFEST = "manifest.json"
 REPORT = "report.html"
 
 #: pillar name -> "module:Class" of its Bundle subclass, imported only when needed.
-PILLARS: dict[str, str] = {"risk": "medai.risk.model:RiskBundle"}
+PILLARS: dict[str, str] = {
+    "risk": "medai.risk.model:RiskBundle",
+    "imaging": "medai.imaging.model:ImageBundle",
+}
 
 B = TypeVar("B", bound="Bundle")
 

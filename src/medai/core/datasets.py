@@ -10,10 +10,18 @@ Two kinds of dataset live in one registry:
     Fetched once from their public URL into the cache folder (:func:`cache_dir`) and read from
     there afterwards: the Pima Indians diabetes and the UCI Cleveland heart disease files.
 
-Every dataset loads as one :class:`pandas.DataFrame`. Binary sets carry a 0/1 target column
-(:attr:`DatasetInfo.target`); survival sets carry a float ``time`` and a 0/1 ``event`` column
-next to their features. Categorical columns are turned into plain numbers or strings, so a frame
+Every table dataset loads as one :class:`pandas.DataFrame`. Binary sets carry a 0/1 target
+column (:attr:`DatasetInfo.target`); survival sets carry a float ``time`` and a 0/1 ``event``
+column next to their features. Categorical columns are turned into plain numbers or strings, so a frame
 written with :meth:`~pandas.DataFrame.to_csv` reads back the same.
+
+Image datasets (``modality="image"``) are downloads too: the MedMNIST v3 collections
+(PneumoniaMNIST, BreastMNIST, DermaMNIST, BloodMNIST, OrganAMNIST, PathMNIST, ChestMNIST) at
+28x28 (``pneumoniamnist``) and 64, 128 and 224 pixels (``pneumoniamnist_64`` ...), pinned to
+the official Zenodo MD5s. They are ``.npz`` files, not tables: :func:`fetch` downloads and
+verifies them and :func:`medai.imaging.data.load_medmnist` reads them (``load`` refuses them).
+Their entries carry the task (``binary``, ``multiclass`` or ``multilabel``), the class names
+(:attr:`DatasetInfo.classes`), the image size and the number of channels.
 
 Downloads stream in chunks into a temporary file inside the cache folder, hash while they
 stream and are renamed into place only after the checksum matched; a mismatch deletes the
@@ -71,6 +79,8 @@ from medai.core.errors import DatasetError, InvalidInputError, require
 __all__ = [
     "DATASETS_URL_ENV",
     "HOME_ENV",
+    "MEDMNIST_FLAGS",
+    "MEDMNIST_SIZES",
     "DatasetInfo",
     "ProgressCallback",
     "cache_dir",
@@ -87,7 +97,8 @@ __all__ = [
 ]
 
 Kind = Literal["bundled", "download"]
-Task = Literal["binary", "survival"]
+Task = Literal["binary", "multiclass", "multilabel", "survival"]
+Modality = Literal["table", "image"]
 
 ProgressCallback = Callable[[int, int | None], None]
 """``progress(done_bytes, total_bytes)``; ``total_bytes`` is None if the length is unknown."""
@@ -119,8 +130,8 @@ class DatasetInfo:
         Human-readable title.
     kind : {"bundled", "download"}
         ``bundled`` datasets ship with a pip package; ``download`` ones are fetched and cached.
-    task : {"binary", "survival"}
-        What the target describes.
+    task : {"binary", "survival", "multiclass", "multilabel"}
+        What the target describes; ``multiclass`` and ``multilabel`` only for image datasets.
     target : str, optional
         Name of the 0/1 target column (binary task).
     time, event : str, optional
@@ -143,6 +154,15 @@ class DatasetInfo:
         Column names for a downloaded file that has no header row; None if it has one.
     na_values : tuple of str
         Extra strings that mean "missing" in a downloaded file (e.g. ``("?",)``).
+    modality : {"table", "image"}
+        ``table`` datasets load as a DataFrame with :func:`load`; ``image`` datasets are
+        downloads of labelled image arrays (MedMNIST ``.npz``) read by ``medai.imaging.data``.
+    classes : tuple of str, optional
+        Image datasets: the class (or, multilabel, the finding) names, in label-index order.
+    image_size : int, optional
+        Image datasets: the side of the square images, in pixels.
+    n_channels : int, optional
+        Image datasets: 1 (grey) or 3 (RGB).
     """
 
     name: str
@@ -161,6 +181,10 @@ class DatasetInfo:
     filename: str | None = None
     columns: tuple[str, ...] | None = None
     na_values: tuple[str, ...] = ()
+    modality: Modality = "table"
+    classes: tuple[str, ...] | None = None
+    image_size: int | None = None
+    n_channels: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
@@ -173,12 +197,25 @@ class DatasetInfo:
                 f"dataset {self.name!r}: kind {self.kind!r} is not valid; "
                 "expected 'bundled' or 'download'"
             )
-        if self.task not in ("binary", "survival"):
+        if self.modality not in ("table", "image"):
+            raise InvalidInputError(
+                f"dataset {self.name!r}: modality {self.modality!r} is not valid; "
+                "expected 'table' or 'image'"
+            )
+        if self.modality == "image":
+            self._check_image_fields()
+        elif self.task not in ("binary", "survival"):
             raise InvalidInputError(
                 f"dataset {self.name!r}: task {self.task!r} is not valid; "
-                "expected 'binary' or 'survival'"
+                "expected 'binary' or 'survival' (or, for modality='image', 'binary', "
+                "'multiclass' or 'multilabel')"
             )
-        if self.task == "binary" and not self.target:
+        elif (self.classes, self.image_size, self.n_channels) != (None, None, None):
+            raise InvalidInputError(
+                f"dataset {self.name!r}: classes=, image_size= and n_channels= describe image "
+                "datasets; pass modality='image' or leave them out"
+            )
+        if self.task == "binary" and self.modality == "table" and not self.target:
             raise InvalidInputError(
                 f"dataset {self.name!r}: a binary dataset needs target=<column name>"
             )
@@ -223,6 +260,51 @@ class DatasetInfo:
             object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "na_values", tuple(self.na_values))
 
+    def _check_image_fields(self) -> None:
+        """Validate (and normalise) the fields of a ``modality="image"`` entry."""
+        if self.task not in ("binary", "multiclass", "multilabel"):
+            raise InvalidInputError(
+                f"dataset {self.name!r}: task {self.task!r} is not valid for an image dataset; "
+                "expected 'binary', 'multiclass' or 'multilabel'"
+            )
+        if self.kind != "download":
+            raise InvalidInputError(
+                f"dataset {self.name!r}: image datasets must be kind='download'"
+            )
+        extra = [
+            field
+            for field in ("target", "time", "event", "columns")
+            if getattr(self, field) is not None
+        ]
+        if extra:
+            raise InvalidInputError(
+                f"dataset {self.name!r}: {', '.join(extra)}= describe table columns; an image "
+                "dataset names its labels with classes="
+            )
+        classes = tuple(str(c) for c in self.classes) if self.classes is not None else ()
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise InvalidInputError(
+                f"dataset {self.name!r}: an image dataset needs classes= with at least two "
+                f"distinct names, received {self.classes!r}"
+            )
+        if self.task == "binary" and len(classes) != 2:
+            raise InvalidInputError(
+                f"dataset {self.name!r}: task 'binary' needs exactly 2 classes, received "
+                f"{len(classes)}; use task='multiclass'"
+            )
+        object.__setattr__(self, "classes", classes)
+        if self.image_size is not None and (
+            not isinstance(self.image_size, int) or self.image_size < 1
+        ):
+            raise InvalidInputError(
+                f"dataset {self.name!r}: image_size must be a positive integer, received "
+                f"{self.image_size!r}"
+            )
+        if self.n_channels is not None and self.n_channels not in (1, 3):
+            raise InvalidInputError(
+                f"dataset {self.name!r}: n_channels must be 1 or 3, received {self.n_channels!r}"
+            )
+
     @property
     def checksum(self) -> tuple[str, str] | None:
         """The pinned ``(algorithm, hex digest)``, sha256 preferred; None if none is pinned."""
@@ -243,7 +325,12 @@ class DatasetInfo:
 
     @property
     def label_columns(self) -> tuple[str, ...]:
-        """The target column, or the ``(time, event)`` columns of a survival dataset."""
+        """The target column, or ``(time, event)``, or ``()`` for an image dataset.
+
+        Image datasets name their labels with :attr:`classes` instead of columns.
+        """
+        if self.modality == "image":
+            return ()
         if self.task == "survival":
             return (str(self.time), str(self.event))
         return (str(self.target),)
@@ -471,6 +558,222 @@ _BUILTIN: tuple[DatasetInfo, ...] = (
         na_values=("?",),
     ),
 )
+
+# --- MedMNIST v3 (image datasets) --------------------------------------------------------------
+# Facts from the medmnist 3.0.2 package, medmnist/info.py (INFO[flag]: url, MD5, url_64, MD5_64,
+# url_128, MD5_128, url_224, MD5_224, task, label, n_channels, n_samples, license). MedMNIST's
+# "multi-label, binary-class" is medai's "multilabel"; "binary-class" is "binary";
+# "multi-class" (and "ordinal-regression") is "multiclass".
+
+MEDMNIST_SIZES = (28, 64, 128, 224)
+"""Image sizes MedMNIST v3 publishes for every 2D collection; 28 has no name suffix."""
+
+_MEDMNIST_URL = "https://zenodo.org/records/10519652/files/{file}?download=1"
+_MEDMNIST_SOURCE = (
+    "Yang, Shi, Wei et al. (2023), MedMNIST v2 - A large-scale lightweight benchmark for 2D and "
+    "3D biomedical image classification, Scientific Data 10:41, doi:10.1038/s41597-022-01721-8; "
+    "files from Zenodo record 10519652 (MedMNIST v3); original source: {origin}"
+)
+_MEDMNIST_LICENCE = "{licence} (MedMNIST); cite MedMNIST and the original source."
+
+# flag: (title, task, n_channels, (train, val, test), origin, licence, classes, MD5 by size)
+_MEDMNIST_FACTS: dict[
+    str,
+    tuple[str, Task, int, tuple[int, int, int], str, str, tuple[str, ...], tuple[str, ...]],
+] = {
+    "pneumoniamnist": (
+        "PneumoniaMNIST: paediatric chest X-rays, pneumonia vs normal",
+        "binary",
+        1,
+        (4708, 524, 624),
+        "Kermany et al. (2018), Cell 172:1122-1131",
+        "CC BY 4.0",
+        ("normal", "pneumonia"),
+        (
+            "28209eda62fecd6e6a2d98b1501bb15f",
+            "8f4eceb4ccffa70c672198ea285246c6",
+            "05b46931834c231683c68f40c47b2971",
+            "d6a3c71de1b945ea11211b03746c1fe1",
+        ),
+    ),
+    "breastmnist": (
+        "BreastMNIST: breast ultrasound, malignant vs normal/benign",
+        "binary",
+        1,
+        (546, 78, 156),
+        "Al-Dhabyani et al. (2020), Data in Brief 28:104863",
+        "CC BY 4.0",
+        ("malignant", "normal, benign"),
+        (
+            "750601b1f35ba3300ea97c75c52ff8f6",
+            "742edef2a1fd1524b2efff4bd7ba9364",
+            "363e4b3f8d712e9b5de15470a2aaadf1",
+            "b56378a6eefa9fed602bb16d192d4c8b",
+        ),
+    ),
+    "dermamnist": (
+        "DermaMNIST: dermatoscopic images of pigmented skin lesions (HAM10000), 7 classes",
+        "multiclass",
+        3,
+        (7007, 1003, 2005),
+        "Tschandl et al. (2018), Scientific Data 5:180161 (HAM10000)",
+        "CC BY-NC 4.0",
+        (
+            "actinic keratoses and intraepithelial carcinoma",
+            "basal cell carcinoma",
+            "benign keratosis-like lesions",
+            "dermatofibroma",
+            "melanoma",
+            "melanocytic nevi",
+            "vascular lesions",
+        ),
+        (
+            "0744692d530f8e62ec473284d019b0c7",
+            "b70a2f5635c6199aeaa28c31d7202e1f",
+            "2defd784463fa5243564e855ed717de1",
+            "8974907d8e169bef5f5b96bc506ae45d",
+        ),
+    ),
+    "bloodmnist": (
+        "BloodMNIST: blood cell microscopy, 8 cell types",
+        "multiclass",
+        3,
+        (11959, 1712, 3421),
+        "Acevedo et al. (2020), Data in Brief 30:105474",
+        "CC BY 4.0",
+        (
+            "basophil",
+            "eosinophil",
+            "erythroblast",
+            "immature granulocytes(myelocytes, metamyelocytes and promyelocytes)",
+            "lymphocyte",
+            "monocyte",
+            "neutrophil",
+            "platelet",
+        ),
+        (
+            "7053d0359d879ad8a5505303e11de1dc",
+            "2b94928a2ae4916078ca51e05b6b800b",
+            "adace1e0ed228fccda1f39692059dd4c",
+            "b718ff6835fcbdb22ba9eacccd7b2601",
+        ),
+    ),
+    "organamnist": (
+        "OrganAMNIST: abdominal CT, axial slices, 11 organs",
+        "multiclass",
+        1,
+        (34561, 6491, 17778),
+        "Bilic et al. (2023), Medical Image Analysis 84:102680 (LiTS)",
+        "CC BY 4.0",
+        (
+            "bladder",
+            "femur-left",
+            "femur-right",
+            "heart",
+            "kidney-left",
+            "kidney-right",
+            "liver",
+            "lung-left",
+            "lung-right",
+            "pancreas",
+            "spleen",
+        ),
+        (
+            "68e3f8846a6bd62f0c9bf841c0d9eacc",
+            "2dcccc29b88e6da5a01161ef20cda288",
+            "eeae80d0a227a8d099027e1b3cfd3b60",
+            "50747347e05c87dd3aaf92c49f9f3170",
+        ),
+    ),
+    "pathmnist": (
+        "PathMNIST: colorectal cancer histology patches (NCT-CRC-HE-100K), 9 tissue types",
+        "multiclass",
+        3,
+        (89996, 10004, 7180),
+        "Kather et al. (2019), PLOS Medicine 16:e1002730",
+        "CC BY 4.0",
+        (
+            "adipose",
+            "background",
+            "debris",
+            "lymphocytes",
+            "mucus",
+            "smooth muscle",
+            "normal colon mucosa",
+            "cancer-associated stroma",
+            "colorectal adenocarcinoma epithelium",
+        ),
+        (
+            "a8b06965200029087d5bd730944a56c1",
+            "55aa9c1e0525abe5a6b9d8343a507616",
+            "ac42d08fb904d92c244187169d1fd1d9",
+            "2c51a510bcdc9cf8ddb2af93af1eadec",
+        ),
+    ),
+    "chestmnist": (
+        "ChestMNIST: chest X-rays (NIH ChestX-ray14), 14 findings, multi-label",
+        "multilabel",
+        1,
+        (78468, 11219, 22433),
+        "Wang et al. (2017), CVPR 2097-2106 (NIH ChestX-ray14)",
+        "CC BY 4.0",
+        (
+            "atelectasis",
+            "cardiomegaly",
+            "effusion",
+            "infiltration",
+            "mass",
+            "nodule",
+            "pneumonia",
+            "pneumothorax",
+            "consolidation",
+            "edema",
+            "emphysema",
+            "fibrosis",
+            "pleural",
+            "hernia",
+        ),
+        (
+            "02c8a6516a18b556561a56cbdd36c4a8",
+            "9de6cd0b934ebb5b7426cfba5efbae16",
+            "db107e5590b27930b62dbaf558aebee3",
+            "45bd33e6f06c3e8cdb481c74a89152aa",
+        ),
+    ),
+}
+
+
+def _medmnist_entries() -> tuple[DatasetInfo, ...]:
+    entries = []
+    for flag, facts in _MEDMNIST_FACTS.items():
+        title, task, channels, split, origin, licence, classes, md5s = facts
+        for size, md5 in zip(MEDMNIST_SIZES, md5s, strict=True):
+            name = flag if size == 28 else f"{flag}_{size}"
+            entries.append(
+                DatasetInfo(
+                    name=name,
+                    title=f"{title} ({size}x{size}; train/val/test {split[0]}/{split[1]}/"
+                    f"{split[2]})",
+                    kind="download",
+                    task=task,
+                    n_rows=sum(split),
+                    source=_MEDMNIST_SOURCE.format(origin=origin),
+                    url=_MEDMNIST_URL.format(file=f"{name}.npz"),
+                    md5=md5,
+                    licence=_MEDMNIST_LICENCE.format(licence=licence),
+                    modality="image",
+                    classes=classes,
+                    image_size=size,
+                    n_channels=channels,
+                )
+            )
+    return tuple(entries)
+
+
+_MEDMNIST = _medmnist_entries()
+MEDMNIST_FLAGS = tuple(_MEDMNIST_FACTS)
+"""The MedMNIST collections in the registry (registry names at 28x28)."""
+_BUILTIN = (*_BUILTIN, *_MEDMNIST)
 
 _BUILTIN_NAMES = frozenset(info.name for info in _BUILTIN)
 _REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in _BUILTIN}
@@ -928,12 +1231,19 @@ def load(
     Raises
     ------
     DatasetError
-        Unknown dataset; download or verification failed; the file does not parse or lacks
-        the documented label columns.
+        Unknown dataset; an image dataset (read those with
+        ``medai.imaging.data.load_medmnist``); download or verification failed; the file does
+        not parse or lacks the documented label columns.
     MissingExtraError
         A scikit-survival dataset was asked for and ``medai[risk]`` is not installed.
     """
     info = get_info(name)
+    if info.modality == "image":
+        raise DatasetError(
+            f"dataset {info.name!r} is an image dataset, not a table; load it with "
+            f"medai.imaging.data.load_medmnist({info.name!r}) or fetch({info.name!r}) for "
+            "the file"
+        )
     if info.kind == "bundled":
         loader = _BUNDLED_LOADERS.get(info.name)
         if loader is None:

@@ -983,3 +983,77 @@ def survival_metrics(
             ibs, [t, e, s_kept], n_boot=n_boot, seed=seed, stratify=e
         )
     return out
+
+
+# --------------------------------------------------------------------------- multi-class
+def accuracy(y: ArrayLike, pred: ArrayLike) -> float:
+    """Fraction of predictions equal to the label; ``y`` and ``pred`` of shape (n,)."""
+    ya, pa = np.asarray(y), np.asarray(pred)
+    _check_lengths(y=ya, pred=pa)
+    return float(np.mean(ya == pa))
+
+
+def macro_auroc(y: ArrayLike, probs: ArrayLike) -> float:
+    """One-vs-rest AUROC averaged over the classes present with both outcomes.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,) with class indices 0..K-1, or (n, K) 0/1 for multi-label
+    probs : array-like of shape (n, K)
+    """
+    ya, pa = np.asarray(y), np.asarray(probs, dtype=float)
+    onehot = ya if ya.ndim == 2 else np.eye(pa.shape[1])[ya.astype(int)]
+    _check_lengths(y=onehot, probs=pa)
+    scores = [auroc(onehot[:, k], pa[:, k]) for k in range(pa.shape[1])]
+    usable = [s for s in scores if not math.isnan(s)]
+    return float(np.mean(usable)) if usable else math.nan
+
+
+def macro_f1(y: ArrayLike, pred: ArrayLike) -> float:
+    """Macro-averaged F1 over classes (class indices (n,), or 0/1 matrices (n, K))."""
+    from sklearn.metrics import f1_score
+
+    ya, pa = np.asarray(y), np.asarray(pred)
+    return float(f1_score(ya, pa, average="macro", zero_division=0))
+
+
+def multiclass_metrics(
+    y: ArrayLike, probs: ArrayLike, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Estimate]:
+    """``auroc`` (macro one-vs-rest), ``accuracy`` and ``f1`` (macro), stratified by class.
+
+    ``y`` holds class indices (n,); ``probs`` the class probabilities (n, K).
+    """
+    ya, pa = np.asarray(y).astype(int), np.asarray(probs, dtype=float)
+
+    def acc(t: NDArray[Any], p: NDArray[Any]) -> float:
+        return accuracy(t, p.argmax(1))
+
+    def f1(t: NDArray[Any], p: NDArray[Any]) -> float:
+        return macro_f1(t, p.argmax(1))
+
+    return {
+        name: bootstrap(fn, [ya, pa], n_boot=n_boot, seed=seed, stratify=ya)
+        for name, fn in (("auroc", macro_auroc), ("accuracy", acc), ("f1", f1))
+    }
+
+
+def multilabel_metrics(
+    y: ArrayLike, probs: ArrayLike, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Estimate]:
+    """``auroc`` (macro over labels), ``f1`` (macro at 0.5) and ``accuracy`` (per label, mean).
+
+    ``y`` and ``probs`` have shape (n, K).
+    """
+    ya, pa = np.asarray(y).astype(int), np.asarray(probs, dtype=float)
+
+    def f1(t: NDArray[Any], p: NDArray[Any]) -> float:
+        return macro_f1(t, (p >= 0.5).astype(int))
+
+    def acc(t: NDArray[Any], p: NDArray[Any]) -> float:
+        return float(np.mean(t == (p >= 0.5)))
+
+    return {
+        name: bootstrap(fn, [ya, pa], n_boot=n_boot, seed=seed)
+        for name, fn in (("auroc", macro_auroc), ("accuracy", acc), ("f1", f1))
+    }

@@ -33,7 +33,9 @@ __all__ = [
     "TRIPOD_SECTIONS",
     "Report",
     "calibration_figure",
+    "confusion_figure",
     "contribution_figure",
+    "curves_figure",
     "decision_curve_figure",
     "figure_html",
     "importance_figure",
@@ -295,4 +297,36 @@ def contribution_figure(
         xlabel="contribution to the score",
         title=f"base {base:+.2f} → score {score:+.2f}",
     )
+    return fig
+
+
+def confusion_figure(y: np.ndarray, pred: np.ndarray, classes: Sequence[str]) -> Figure:
+    """Confusion matrix (rows = true class, columns = predicted) with counts."""
+    plt = _plt()
+    k = len(classes)
+    cm = np.zeros((k, k), dtype=int)
+    np.add.at(cm, (np.asarray(y, dtype=int), np.asarray(pred, dtype=int)), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k + 2, 1.0 + 0.55 * k + 1.5))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            colour = "white" if cm[i, j] > cm.max() / 2 else "black"
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xticks(range(k), classes, rotation=45, ha="right")
+    ax.set_yticks(range(k), classes)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix")
+    return fig
+
+
+def curves_figure(history: Sequence[Mapping[str, float]]) -> Figure:
+    """Training loss and validation metric by epoch."""
+    plt = _plt()
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    ax.plot(epochs, [h["loss"] for h in history], "o-", label="training loss")
+    ax.set(xlabel="epoch", ylabel="loss", title="Training")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, [h["val_auroc"] for h in history], "s-", c="#dd6b20", label="val AUROC")
+    ax2.set_ylabel("validation AUROC")
+    fig.legend(loc="lower center", fontsize=8, ncol=2)
     return fig
