@@ -56,7 +56,7 @@ def train_command(
         "auto", "--network", help="auto, cnn, resnet18, resnet50, densenet121, efficientnet-b0."
     ),
     size: int | None = typer.Option(
-        None, "--size", help="Square size images are resized to (default 64)."
+        None, "--size", help="Square size to resize to (default: 64 for files, native for .npz)."
     ),
     channels: int | None = typer.Option(
         None, "--channels", help="Force 1 (grey) or 3 (RGB) channels."
@@ -83,7 +83,7 @@ def train_command(
     if (source is None) == (dataset is None):
         raise InvalidInputError("give either SOURCE (folder, .csv or .npz) or --dataset NAME")
     with progress_bar("loading images") as progress:
-        ims = load_images(source, dataset=dataset, size=size or 64, channels=channels,
+        ims = load_images(source, dataset=dataset, size=size, channels=channels,
                           window=_window(window), progress=progress)  # fmt: skip
     for f, reason in ims.skipped:
         err_console().print(f"[yellow]skipped[/] {f}: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,13 @@ def export(bundle: ImageBundle, fmt: str, out: str | Path, *, seed: int = 0) -> 
             session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
             got = session.run(["logits"], {"image": x.numpy()})[0]
         else:
-            traced = torch.jit.trace(net, x)
-            traced.save(str(tmp))
-            with torch.no_grad():
-                got = torch.jit.load(str(tmp)).eval()(x).numpy()
+            with warnings.catch_warnings():
+                # torch 2.13 marks TorchScript deprecated; it still serves C++/mobile runtimes
+                warnings.simplefilter("ignore", DeprecationWarning)
+                traced = torch.jit.trace(net, x)
+                traced.save(str(tmp))
+                with torch.no_grad():
+                    got = torch.jit.load(str(tmp)).eval()(x).numpy()
         diff = float(np.max(np.abs(got - expected)))
         if diff > TOLERANCE:
             raise MedaiError(f"the {fmt} export differs from torch by {diff:.2e} (> {TOLERANCE})")

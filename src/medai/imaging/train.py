@@ -43,7 +43,7 @@ def _as_imageset(
 
     if isinstance(data, ImageSet):
         return data
-    return load_images(data, dataset=dataset, size=size or 64, channels=channels, window=window)
+    return load_images(data, dataset=dataset, size=size, channels=channels, window=window)
 
 
 def _split(
@@ -472,7 +472,7 @@ def evaluate(
 
     ims = load_images(data, dataset=dataset, size=bundle.size, channels=bundle.channels,
                       window=bundle.window)  # fmt: skip
-    if ims.classes != bundle.classes:
+    if ims.classes not in (bundle.classes, [str(i) for i in range(len(bundle.classes))]):
         raise InvalidInputError(
             f"the data's classes {ims.classes} differ from the model's {bundle.classes}"
         )
