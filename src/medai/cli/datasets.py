@@ -66,6 +66,8 @@ def _checksum_text(info: ds.DatasetInfo) -> str:
 def _target_text(info: ds.DatasetInfo) -> str:
     if info.task == "survival":
         return f"{info.time}, {info.event}"
+    if info.modality == "image":
+        return f"{len(info.classes)} classes ({info.image_size} px)"
     return str(info.target)
 
 

@@ -325,7 +325,7 @@ def _read_images(
         )
         raise DataFileError(
             f"images in {where} have different channel counts: {kinds}. Pass channels=1 "
-            "(grey) or channels=3 (RGB) to convert all of them"
+            "(grey) or channels=3 (RGB) (CLI: --channels 1 or 3) to convert all of them"
         )
     return out, skipped
 
