@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from medai.cli.main import main  # noqa: E402
-from medai.imaging.phantom import phantom  # noqa: E402
+from medai.cli.main import main
+from medai.imaging.phantom import phantom
 
 FAST = ["--epochs", "2", "--patience", "2", "--n-boot", "50"]
 
