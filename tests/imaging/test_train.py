@@ -20,12 +20,12 @@ FAST = {"epochs": 4, "patience": 2, "n_boot": 50, "seed": 0}
 
 @pytest.fixture(scope="module")
 def phantom_set() -> ImageSet:
-    return phantom(300, 32, seed=1)
+    return phantom(400, 32, seed=1)
 
 
 @pytest.fixture(scope="module")
 def bundle(phantom_set: ImageSet) -> ImageBundle:
-    return train(phantom_set, synthetic=True, **FAST)
+    return train(phantom_set, synthetic=True, **{**FAST, "epochs": 8, "patience": 3})
 
 
 def test_card_report_and_learning(bundle: ImageBundle) -> None:
@@ -33,8 +33,8 @@ def test_card_report_and_learning(bundle: ImageBundle) -> None:
     assert card["pillar"] == "imaging" and card["task"] == "binary"
     assert card["training_data"]["synthetic"] is True
     assert card["model"]["network"] == "cnn"
-    assert 1 <= card["model"]["best_epoch"] <= card["model"]["epochs_run"] <= 4
-    assert card["metrics"]["test"]["auroc"]["estimate"] > 0.6  # learns something in 4 epochs
+    assert 1 <= card["model"]["best_epoch"] <= card["model"]["epochs_run"] <= 8
+    assert card["metrics"]["test"]["auroc"]["estimate"] > 0.7  # learns in 8 epochs
     assert "accuracy" in card["metrics"]["test"]
     html = bundle.report_html or ""
     for alt in (
@@ -59,10 +59,11 @@ def test_patient_level_split(phantom_set: ImageSet) -> None:
     assert sum(len(v) for v in idx.values()) == len(phantom_set.labels)
 
 
-def test_deterministic(phantom_set: ImageSet, bundle: ImageBundle) -> None:
-    again = train(phantom_set, synthetic=True, **FAST)
-    for k, v in bundle.net.state_dict().items():
-        assert torch.equal(v, again.net.state_dict()[k]), k
+def test_deterministic(phantom_set: ImageSet) -> None:
+    a = train(phantom_set.subset(np.arange(120)), **{**FAST, "epochs": 2})
+    b = train(phantom_set.subset(np.arange(120)), **{**FAST, "epochs": 2})
+    for k, v in a.net.state_dict().items():
+        assert torch.equal(v, b.net.state_dict()[k]), k
 
 
 def test_save_load_predict(bundle: ImageBundle, phantom_set: ImageSet, tmp_path: Path) -> None:
@@ -95,6 +96,13 @@ def test_gradcam_and_occlusion(bundle: ImageBundle, phantom_set: ImageSet) -> No
     assert cam.shape == (4, 32, 32) and cam.min() >= 0 and cam.max() <= 1
     occ = bundle.explain(x[:1], method="occlusion", class_index=1)
     assert occ.shape == (1, 32, 32)
+    # the evidence for "nodule" lies inside the body (where nodules are), not in the corners
+    probs = bundle.predict_arrays(phantom_set.images)[:, 1]
+    top = np.argsort(-probs)[:8]
+    cam = bundle.explain(phantom_set.images[top], class_index=1)
+    assert cam[:, 10:22, 10:22].mean() > 2 * cam[:, :5, :5].mean() + 0.05
+    occ = bundle.explain(phantom_set.images[top[:3]], method="occlusion", class_index=1)
+    assert occ[:, 10:22, 10:22].mean() > occ[:, :5, :5].mean()
     with pytest.raises(InvalidInputError, match=r"layer 'nope' is not in this network"):
         bundle.explain(x, layer="nope")
     with pytest.raises(InvalidInputError, match="method"):
@@ -166,5 +174,5 @@ def test_evaluate_on_npz(bundle: ImageBundle, phantom_set: ImageSet, tmp_path: P
     np.savez(p, train_images=x[:100], train_labels=y[:100], val_images=x[100:150],
              val_labels=y[100:150], test_images=x[150:], test_labels=y[150:])  # fmt: skip
     metrics, report = evaluate(bundle, p, n_boot=50)
-    assert metrics["auroc"].n == 150
+    assert metrics["auroc"].n == len(x) - 150
     assert "External validation" in report.to_html()

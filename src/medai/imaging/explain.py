@@ -17,8 +17,20 @@ __all__ = ["METHODS", "gradcam", "occlusion", "overlay_figure", "overlay_rgb"]
 METHODS = ("gradcam", "occlusion")
 
 
-def gradcam(net: nn.Module, x: torch.Tensor, class_index: int | None, layer: str) -> np.ndarray:
+def gradcam(
+    net: nn.Module,
+    x: torch.Tensor,
+    class_index: int | None,
+    layer: str,
+    *,
+    multilabel: bool = False,
+) -> np.ndarray:
     """Grad-CAM heatmaps (MONAI) for one class, or each image's predicted class (``None``).
+
+    The target is the class's log-odds (``logit_k - logsumexp(other logits)``; the logit itself
+    for multi-label), not its raw logit: with softmax outputs only logit differences matter, and
+    the gradient of one logit can point away from the evidence; nor its log-probability, whose
+    gradient vanishes for confident predictions.
 
     Runs on a copy of the network, so the hooks Grad-CAM registers never stay on the model
     (they would break TorchScript export).
@@ -37,9 +49,40 @@ def gradcam(net: nn.Module, x: torch.Tensor, class_index: int | None, layer: str
 
     from monai.visualize import GradCAM
 
-    cam = GradCAM(nn_module=copy.deepcopy(net).eval(), target_layers=layer)
+    wrapped = _LogProb(copy.deepcopy(net).eval(), multilabel)
+    # MONAI's default post-processing maps (min, max) to (1, 0), i.e. flips the map; keep the
+    # raw upsampled map and scale it ourselves so 1 = most evidence for the class
+    cam = GradCAM(nn_module=wrapped, target_layers=f"net.{layer}", postprocessing=lambda m: m)
     maps = cam(x, class_idx=class_index).detach().numpy()[:, 0]
     return _rescale(maps)
+
+
+def _log_prob_module() -> type:
+    import torch
+    from torch import nn
+
+    class LogProb(nn.Module):
+        def __init__(self, net: nn.Module, multilabel: bool) -> None:
+            super().__init__()
+            self.net = net
+            self.multilabel = multilabel
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = self.net(x)
+            if self.multilabel or logits.shape[1] < 2:
+                return logits  # already the log-odds of each label
+            # log-odds of class k: logit_k - logsumexp(other logits)
+            k = logits.shape[1]
+            others = logits.unsqueeze(1).expand(-1, k, k).clone()
+            others[:, torch.arange(k), torch.arange(k)] = float("-inf")
+            return logits - torch.logsumexp(others, dim=2)
+
+    return LogProb
+
+
+def _LogProb(net: nn.Module, multilabel: bool) -> nn.Module:
+    module: nn.Module = _log_prob_module()(net, multilabel)
+    return module
 
 
 def occlusion(net: nn.Module, x: torch.Tensor, class_index: int) -> np.ndarray:

@@ -166,7 +166,10 @@ class ImageBundle(Bundle):
                 f"class index {class_index} is out of range 0..{len(self.classes) - 1}"
             )
         if method == "gradcam":
-            return gradcam(self.net, self.tensor(x), class_index, layer or self.layer)
+            return gradcam(
+                self.net, self.tensor(x), class_index, layer or self.layer,
+                multilabel=self.task == "multilabel",
+            )  # fmt: skip
         probs = self.predict_arrays(x)
         maps = []
         for i in range(len(x)):
