@@ -67,7 +67,7 @@ def _target_text(info: ds.DatasetInfo) -> str:
     if info.task == "survival":
         return f"{info.time}, {info.event}"
     if info.modality == "image":
-        return f"{len(info.classes)} classes ({info.image_size} px)"
+        return f"{len(info.classes or ())} classes ({info.image_size} px)"
     return str(info.target)
 
 
