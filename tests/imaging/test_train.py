@@ -80,7 +80,7 @@ def test_save_load_predict(bundle: ImageBundle, phantom_set: ImageSet, tmp_path:
     preds = loaded.predict([folder])
     assert list(preds.columns) == ["file", "prob_no_nodule", "prob_nodule", "predicted"]
     assert len(preds) == 3
-    np.testing.assert_allclose(preds[["prob_no_nodule", "prob_nodule"]].sum(1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(preds[["prob_no_nodule", "prob_nodule"]].sum(axis=1), 1.0, atol=1e-6)
 
 
 def test_dicom_prediction(bundle: ImageBundle) -> None:

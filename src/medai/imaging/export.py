@@ -40,11 +40,15 @@ def export(bundle: ImageBundle, fmt: str, out: str | Path, *, seed: int = 0) -> 
             require("onnxruntime", "imaging")
             import onnxruntime as ort
 
-            torch.onnx.export(
-                net, (x,), str(tmp), input_names=["image"], output_names=["logits"],
-                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=17, dynamo=False,
-            )  # fmt: skip
+            with warnings.catch_warnings():
+                # the TorchScript-based exporter is deprecated in torch 2.13 but exact, quiet
+                # and dependency-free; the dynamo exporter logs warnings about torchvision
+                warnings.simplefilter("ignore", DeprecationWarning)
+                torch.onnx.export(
+                    net, (x,), str(tmp), input_names=["image"], output_names=["logits"],
+                    dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                    opset_version=17, dynamo=False,
+                )  # fmt: skip
             session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
             got = session.run(["logits"], {"image": x.numpy()})[0]
         else:
