@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -15,10 +17,24 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 
+from medai.core.errors import InvalidInputError
 from medai.risk.schema import _as_number, parse_assignments
 
-__all__ = ["err_console", "out_console", "parse_missing", "progress_bar"]
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "err_console",
+    "out_console",
+    "parse_missing",
+    "print_metrics",
+    "progress_bar",
+    "save_png",
+    "write_predictions",
+]
 
 
 def err_console() -> Console:
@@ -64,3 +80,39 @@ def parse_missing(items: Sequence[str]) -> dict[str, list[Any]]:
             if col.strip():
                 out[col.strip()] = codes
     return out
+
+
+def print_metrics(metrics: dict[str, dict[str, Any]], title: str) -> None:
+    """Table of card-style metrics (``{"estimate", "ci95", "n"}``) on stderr."""
+    table = Table(title=title, title_justify="left")
+    for col in ("metric", "estimate", "95% CI", "n"):
+        table.add_column(col)
+
+    def fmt(v: Any) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    for name, m in metrics.items():
+        ci = m.get("ci95") or [None, None]
+        table.add_row(name, fmt(m["estimate"]), f"{fmt(ci[0])} – {fmt(ci[1])}", str(m["n"]))
+    err_console().print(table)
+
+
+def save_png(fig: Figure, path: Path, *, dpi: int = 110) -> None:
+    """Save a matplotlib figure as PNG atomically; refuse another suffix."""
+    if path.suffix.lower() != ".png":
+        raise InvalidInputError(f"{str(path)!r} must end in .png")
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    tmp.replace(path)
+    err_console().print(f"chart written to {path}")
+
+
+def write_predictions(preds: pd.DataFrame, out: Path | None) -> None:
+    """Predictions as CSV on stdout, or to ``out`` (CSV/JSON/Parquet, atomically)."""
+    from medai.core.tables import write_table
+
+    if out is None:
+        preds.to_csv(sys.stdout, index=False)
+    else:
+        write_table(preds, out)
+        err_console().print(f"{len(preds)} predictions written to {out}")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from medai.cli.common import err_console, progress_bar
+from medai.cli.common import (
+    err_console,
+    print_metrics,
+    progress_bar,
+    save_png,
+    write_predictions,
+)
 from medai.core.errors import InvalidInputError
 
 __all__ = ["app"]
@@ -29,20 +33,6 @@ def _window(spec: str | None) -> tuple[float, float] | None:
     from medai.imaging.io import parse_window
 
     return parse_window(spec)
-
-
-def _metrics_table(metrics: dict[str, dict[str, object]], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for col in ("metric", "estimate", "95% CI", "n"):
-        table.add_column(col)
-
-    def fmt(v: object) -> str:
-        return "–" if v is None else f"{v:.3f}"
-
-    for name, m in metrics.items():
-        ci = m.get("ci95") or [None, None]
-        table.add_row(name, fmt(m["estimate"]), f"{fmt(ci[0])} – {fmt(ci[1])}", str(m["n"]))  # type: ignore[index]
-    err_console().print(table)
 
 
 @app.command("train")
@@ -93,7 +83,7 @@ def train_command(
                        init_weights=init_weights, max_minutes=max_minutes, n_boot=n_boot,
                        seed=seed, progress=progress)  # fmt: skip
     bundle.save(out)
-    _metrics_table(
+    print_metrics(
         bundle.card["metrics"]["test"], f"test metrics — {bundle.card['model']['network']}"
     )
     err_console().print(f"bundle written to {out} (report: {out / 'report.html'})")
@@ -107,15 +97,9 @@ def predict_command(
     window: str | None = WINDOW,
 ) -> None:
     """Class probabilities for each image."""
-    from medai.core.tables import write_table
     from medai.imaging.model import ImageBundle
 
-    preds = ImageBundle.load(bundle).predict(paths, window=_window(window))
-    if out is None:
-        preds.to_csv(sys.stdout, index=False)
-    else:
-        write_table(preds, out)
-        err_console().print(f"{len(preds)} predictions written to {out}")
+    write_predictions(ImageBundle.load(bundle).predict(paths, window=_window(window)), out)
 
 
 @app.command("explain")
@@ -137,7 +121,7 @@ def explain_command(
     from medai.imaging.model import ImageBundle, load_inputs
 
     if out.suffix.lower() != ".png":
-        raise InvalidInputError(f"--out {str(out)!r} must end in .png")
+        raise InvalidInputError(f"--out {str(out)!r} must end in .png")  # before any work
     b = ImageBundle.load(bundle)
     x = load_inputs([image], b.size, b.channels, _window(window) or b.window)
     k = None
@@ -149,10 +133,7 @@ def explain_command(
     probs = b.predict_arrays(x)[0]
     k = int(probs.argmax()) if k is None else k
     fig = overlay_figure(x[0], heat, f"{method}: {b.classes[k]} ({probs[k]:.2f})")
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    tmp.replace(out)
-    err_console().print(f"heatmap written to {out}")
+    save_png(fig, out, dpi=120)
 
 
 @app.command("evaluate")
@@ -175,7 +156,7 @@ def evaluate_command(
     metrics, report = evaluate(ImageBundle.load(bundle), source, dataset=dataset,
                                split=None if split == "all" else split, n_boot=n_boot)  # fmt: skip
     as_dict = {k: v.to_dict() for k, v in metrics.items()}
-    _metrics_table(as_dict, "external validation")
+    print_metrics(as_dict, "external validation")
     if out is not None:
         report.save(out)
         err_console().print(f"report written to {out}")

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from medai.cli.common import err_console, out_console, parse_missing, progress_bar
+from medai.cli.common import (
+    err_console,
+    out_console,
+    parse_missing,
+    print_metrics,
+    progress_bar,
+    save_png,
+    write_predictions,
+)
 from medai.core.errors import InvalidInputError
 
 __all__ = ["app"]
@@ -134,21 +141,10 @@ def train_command(
         )
     err.print(_schema_table(bundle.card["input_schema"]))
     bundle.save(out)
-    _print_metrics(bundle.card["metrics"]["test"], f"test metrics — {bundle.card['model']['name']}")
+    print_metrics(bundle.card["metrics"]["test"], f"test metrics — {bundle.card['model']['name']}")
     for w in bundle.card.get("warnings", []):
         err.print(f"[yellow]warning:[/] {w}")
     err.print(f"bundle written to {out} (report: {out / 'report.html'})")
-
-
-def _print_metrics(metrics: dict[str, dict[str, object]], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for col in ("metric", "estimate", "95% CI", "n"):
-        table.add_column(col)
-    for name, m in metrics.items():
-        ci = m.get("ci95") or [None, None]
-        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
-        table.add_row(name, fmt(m["estimate"]), f"{fmt(ci[0])} – {fmt(ci[1])}", str(m["n"]))  # type: ignore[index]
-    err_console().print(table)
 
 
 @app.command("predict")
@@ -159,15 +155,9 @@ def predict_command(
     top: int = typer.Option(3, "--top", help="Top contributing columns per row."),
 ) -> None:
     """Probabilities (or survival risks), risk group and top contributing columns per row."""
-    from medai.core.tables import write_table
     from medai.risk import RiskBundle
 
-    preds = RiskBundle.load(bundle).predict(data, top=top)
-    if out is None:
-        preds.to_csv(sys.stdout, index=False)
-    else:
-        write_table(preds, out)
-        err_console().print(f"{len(preds)} predictions written to {out}")
+    write_predictions(RiskBundle.load(bundle).predict(data, top=top), out)
 
 
 @app.command("explain")
@@ -211,15 +201,10 @@ def explain_command(
     if plot is not None:
         from medai.core.report import contribution_figure
 
-        if plot.suffix.lower() != ".png":
-            raise InvalidInputError(f"--plot {str(plot)!r} must end in .png")
         fig = contribution_figure(
             list(exp.values.columns), exp.values.iloc[0].to_numpy(), exp.base[0], exp.score[0]
         )
-        tmp = plot.with_name(f".{plot.name}.tmp.png")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        tmp.replace(plot)
-        err_console().print(f"chart written to {plot}")
+        save_png(fig, plot)
     table = Table(title=f"row {row}: contributions ({exp.scale})", title_justify="left")
     for col in ("column", "value", "contribution"):
         table.add_column(col)
@@ -265,7 +250,7 @@ def evaluate_command(
             seed=seed,
             progress=progress,
         )
-    _print_metrics(ev.metrics_dict(), "external validation")
+    print_metrics(ev.metrics_dict(), "external validation")
     for w in ev.warnings:
         err_console().print(f"[yellow]warning:[/] {w}")
     if out is not None and ev.report is not None:
