@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Augment"]
+__all__ = ["MODALITIES", "Augment"]
+
+MODALITIES = (
+    "xray", "ct", "mri", "ultrasound", "dermatoscopy", "pathology", "microscopy", "other", "none",
+)  # fmt: skip
 
 
 @dataclass
@@ -33,6 +37,10 @@ class Augment:
     @classmethod
     def for_modality(cls, modality: str) -> Augment:
         """Defaults per modality: no flips for X-ray/CT/MRI, flips for derm and pathology."""
+        if modality not in MODALITIES:
+            from medai.core.errors import InvalidInputError
+
+            raise InvalidInputError(f"modality {modality!r} is unknown; use one of {MODALITIES}")
         if modality in ("dermatoscopy", "pathology", "microscopy"):
             return cls(rotate_deg=30.0, hflip=True, vflip=True)
         if modality == "none":

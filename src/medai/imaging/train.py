@@ -144,6 +144,7 @@ def train(
         raise InvalidInputError(
             "epochs >= 1, batch_size >= 2, lr > 0 and patience >= 1 are required"
         )
+    aug = Augment.for_modality(modality)
     ims = _as_imageset(data, dataset, size, channels, window)
     n, c, h, w = ims.images.shape
     if h != w:
@@ -171,7 +172,6 @@ def train(
     mean = scaled.mean(axis=(0, 2)).tolist()
     std = np.maximum(scaled.std(axis=(0, 2)), 1e-3).tolist()
     del scaled
-    aug = Augment.for_modality(modality)
     if ims.task == "multilabel":
         pos = y_train.mean(0).clip(1e-3, 1 - 1e-3)
         loss_fn: Any = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - pos) / pos).float())
