@@ -161,9 +161,9 @@ def test_bundle_tampering_and_bad_options(bundle: ImageBundle, tmp_path: Path) -
     (path / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(BundleError, match="sha256"):
         ImageBundle.load(path)
-    with pytest.raises(InvalidInputError, match="modality .sonar. is unknown"):
+    with pytest.raises(InvalidInputError, match=r"modality 'sonar' is unknown"):
         train(phantom(40, 16), modality="sonar")
-    with pytest.raises(InvalidInputError, match="network .vgg. is unknown"):
+    with pytest.raises(InvalidInputError, match=r"network 'vgg' is unknown"):
         train(phantom(40, 16), network="vgg")
     with pytest.raises(InvalidInputError, match=r"expects \(1, 32, 32\)"):
         bundle.predict_arrays(np.zeros((1, 3, 32, 32), np.uint8))
