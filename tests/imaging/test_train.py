@@ -141,6 +141,22 @@ def test_multiclass_and_multilabel() -> None:
     assert ml.predict_arrays(images[:3]).shape == (3, 2)
 
 
+@pytest.mark.parametrize("network", ["resnet18", "densenet121", "efficientnet-b0"])
+def test_monai_networks_train_explain_and_reload(network: str, tmp_path: Path) -> None:
+    ims = phantom(48, 32, seed=2)
+    b = train(ims, network=network, **{**FAST, "epochs": 1})
+    assert b.card["model"]["network"] == network
+    maps = b.explain(ims.images[:2])
+    assert maps.shape == (2, 32, 32)
+    if network == "densenet121":
+        with pytest.raises(InvalidInputError, match="too small for this network"):
+            train(phantom(48, 16), network=network, **{**FAST, "epochs": 1})
+    again = ImageBundle.load(b.save(tmp_path / network))
+    np.testing.assert_allclose(
+        again.predict_arrays(ims.images[:4]), b.predict_arrays(ims.images[:4]), atol=1e-6
+    )
+
+
 def test_initial_weights(bundle: ImageBundle, phantom_set: ImageSet, tmp_path: Path) -> None:
     from safetensors.torch import save_file
 

@@ -53,7 +53,9 @@ def gradcam(
     # MONAI's default post-processing maps (min, max) to (1, 0), i.e. flips the map; keep the
     # raw upsampled map and scale it ourselves so 1 = most evidence for the class
     cam = GradCAM(nn_module=wrapped, target_layers=f"net.{layer}", postprocessing=lambda m: m)
-    maps = cam(x, class_idx=class_index).detach().numpy()[:, 0]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        maps = cam(x, class_idx=class_index).detach().numpy()[:, 0]
     return _rescale(maps)
 
 

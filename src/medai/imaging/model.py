@@ -193,8 +193,9 @@ class ImageBundle(Bundle):
 
         try:
             net = build_network(
-                card["model"]["network"], card["input"]["channels"], len(card["output"]["classes"])
-            )
+                card["model"]["network"], card["input"]["channels"],
+                len(card["output"]["classes"]), card["input"]["size"],
+            )  # fmt: skip
             net.load_state_dict(load(files[WEIGHTS]))
         except (KeyError, RuntimeError, ValueError) as exc:
             raise BundleError(f"the imaging bundle's card or weights are invalid ({exc})") from None

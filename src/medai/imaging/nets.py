@@ -41,7 +41,7 @@ def _compact_cnn(in_channels: int, n_classes: int) -> nn.Module:
     return nn.Sequential(features, head)
 
 
-def build_network(name: str, in_channels: int, n_classes: int) -> nn.Module:
+def build_network(name: str, in_channels: int, n_classes: int, size: int = 64) -> nn.Module:
     """A freshly initialised network (seed torch before calling for reproducibility).
 
     Parameters
@@ -52,17 +52,23 @@ def build_network(name: str, in_channels: int, n_classes: int) -> nn.Module:
         1 (grey) or 3 (RGB).
     n_classes
         Number of output logits.
+    size
+        Input side in pixels: ResNets use the usual stride-2 stem from 64 pixels up (4x
+        faster at 224 px), a stride-1 stem on smaller images.
     """
     require("monai", "imaging")
     from monai.networks import nets
 
+    stride = 2 if size >= 64 else 1
     builders: dict[str, Callable[[], Any]] = {
         "cnn": lambda: _compact_cnn(in_channels, n_classes),
         "resnet18": lambda: nets.resnet18(
-            spatial_dims=2, n_input_channels=in_channels, num_classes=n_classes
+            spatial_dims=2, n_input_channels=in_channels, num_classes=n_classes,
+            conv1_t_stride=stride,
         ),
         "resnet50": lambda: nets.resnet50(
-            spatial_dims=2, n_input_channels=in_channels, num_classes=n_classes
+            spatial_dims=2, n_input_channels=in_channels, num_classes=n_classes,
+            conv1_t_stride=stride,
         ),
         "densenet121": lambda: nets.DenseNet121(
             spatial_dims=2, in_channels=in_channels, out_channels=n_classes
@@ -81,15 +87,17 @@ def build_network(name: str, in_channels: int, n_classes: int) -> nn.Module:
 def cam_layer(net: nn.Module, in_channels: int, size: int) -> str:
     """Name of the layer Grad-CAM should use: the last module (called once) with a spatial map.
 
-    Runs one forward pass on zeros and records, in call order, the leaf modules whose output
-    is a 4-D tensor with more than one pixel.
+    Runs one forward pass on zeros and records, in the order they finish, the modules whose
+    output is a 4-D tensor with more than one pixel; containers count too, so a ResNet gets
+    ``layer4`` (a block's output), never a layer whose output is later modified in place
+    (``out += residual``), which Grad-CAM's hooks cannot follow.
     """
     import torch
 
     calls: list[str] = []
     hooks = []
     for n, mod in net.named_modules():
-        if n and not list(mod.children()):
+        if n:
 
             def hook(_m: Any, _i: Any, out: Any, n: str = n) -> None:
                 if (
@@ -105,6 +113,11 @@ def cam_layer(net: nn.Module, in_channels: int, size: int) -> str:
     try:
         with torch.no_grad():
             net(torch.zeros(1, in_channels, size, size))
+    except RuntimeError as exc:
+        raise InvalidInputError(
+            f"{size}x{size}-pixel images are too small for this network ({exc}); use a larger "
+            "--size or the compact 'cnn'"
+        ) from None
     finally:
         for h in hooks:
             h.remove()

@@ -121,7 +121,8 @@ def train(
     init_weights
         Optional local weights (safetensors or torch state_dict) for a pretrained start.
     max_minutes
-        Stop training after this wall time (the best epoch so far is kept).
+        Stop training after this wall time, checked after each epoch (so the budget can be
+        overrun by up to one epoch); the best epoch so far is kept.
     synthetic
         Mark the training data as synthetic in the card.
     n_boot, seed, num_threads, progress
@@ -162,7 +163,7 @@ def train(
     np.random.seed(seed)
     torch.set_num_threads(num_threads or os.cpu_count() or 1)
     gen = torch.Generator().manual_seed(seed)
-    net = build_network(name, c, k)
+    net = build_network(name, c, k, h)
     skipped_weights: list[str] = []
     if init_weights is not None:
         skipped_weights = load_initial_weights(net, init_weights)
