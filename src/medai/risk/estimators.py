@@ -39,6 +39,12 @@ def _sigmoid(z: Array) -> Array:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
+def _threads(n_rows: int) -> int:
+    """Threads for tree libraries: one on small tables (OpenMP spin-waits make two threads far
+    slower when another process shares the cores, and small data gains little from them)."""
+    return 1 if n_rows < 50_000 else min(2, os.cpu_count() or 1)
+
+
 def _balanced_weights(y: Array) -> Array:
     """Sample weights that give both classes equal total weight."""
     y = np.asarray(y).astype(int)
@@ -229,9 +235,7 @@ class LightGBMModel(BinaryModel):
             colsample_bytree=0.8,
             reg_lambda=1.0,
             random_state=self.seed,
-            # one thread on small tables: OpenMP spin-waits make 2 threads far slower when
-            # another process shares the cores, and small data gains nothing from them
-            n_jobs=1 if len(X) < 50_000 else min(2, os.cpu_count() or 1),
+            n_jobs=_threads(len(X)),
             deterministic=True,
             force_row_wise=True,
             verbose=-1,
@@ -300,7 +304,7 @@ class ForestModel(SurvivalModel):
             n_estimators=p["n_estimators"],
             min_samples_leaf=max(p["min_samples_leaf"], len(X) // 200),
             max_features=p["max_features"],
-            n_jobs=2,
+            n_jobs=_threads(len(X)),
             random_state=self.seed,
             low_memory=False,
         )
