@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,6 @@ from rich.progress import (
 from rich.table import Table
 
 from medai.core.errors import InvalidInputError
-from medai.risk.schema import _as_number, parse_assignments
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "err_console",
     "out_console",
-    "parse_missing",
     "print_metrics",
     "progress_bar",
     "save_png",
@@ -65,21 +63,6 @@ def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
             bar.update(task, description=f"{label}: {step}", completed=done, total=total)
 
         yield update
-
-
-def parse_missing(items: Sequence[str]) -> dict[str, list[Any]]:
-    """Parse ``--missing`` options.
-
-    ``["Glucose,BMI=0", "Insulin=0,-1", "*=999"]`` ->
-    ``{"Glucose": [0], "BMI": [0], "Insulin": [0, -1], "*": [999]}``.
-    """
-    out: dict[str, list[Any]] = {}
-    for cols, values in parse_assignments(items, "--missing").items():
-        codes = [_as_number(v.strip()) for v in values.split(",") if v.strip()]
-        for col in cols.split(","):
-            if col.strip():
-                out[col.strip()] = codes
-    return out
 
 
 def print_metrics(metrics: dict[str, dict[str, Any]], title: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ from rich.table import Table
 from medai.cli.common import (
     err_console,
     out_console,
-    parse_missing,
     print_metrics,
     progress_bar,
     save_png,
@@ -39,6 +39,23 @@ MISSING = typer.Option(
 KEEP = typer.Option([], "--keep", help="Keep a column flagged as ID-like or leaking.")
 GROUP = typer.Option(None, "--group", help="Patient id column: patient-level splits.")
 POSITIVE = typer.Option(None, "--positive", help="Target value meaning the outcome happened.")
+
+
+def parse_missing(items: Sequence[str]) -> dict[str, list[Any]]:
+    """Parse ``--missing`` options.
+
+    ``["Glucose,BMI=0", "Insulin=0,-1", "*=999"]`` ->
+    ``{"Glucose": [0], "BMI": [0], "Insulin": [0, -1], "*": [999]}``.
+    """
+    from medai.risk.schema import _as_number, parse_assignments
+
+    out: dict[str, list[Any]] = {}
+    for cols, values in parse_assignments(items, "--missing").items():
+        codes = [_as_number(v.strip()) for v in values.split(",") if v.strip()]
+        for col in cols.split(","):
+            if col.strip():
+                out[col.strip()] = codes
+    return out
 
 
 def _schema_table(schema_dict: dict[str, object]) -> Table:

@@ -69,12 +69,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from medai.core.errors import DatasetError, InvalidInputError, require
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DATASETS_URL_ENV",
@@ -351,6 +351,9 @@ def _check_url(url: str, name: str) -> None:
 
 def _plain_categoricals(frame: pd.DataFrame) -> pd.DataFrame:
     """Replace categorical columns by numbers (if every category is numeric) or strings."""
+    import numpy as np
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
         series = out[col]
@@ -369,6 +372,8 @@ def _plain_categoricals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load_breast_cancer() -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     from sklearn.datasets import load_breast_cancer
 
     bunch: Any = load_breast_cancer(as_frame=True)
@@ -380,6 +385,9 @@ def _load_breast_cancer() -> pd.DataFrame:
 
 def _sksurv_loader(function: str, event_field: str, time_field: str) -> Callable[[], pd.DataFrame]:
     def load_set() -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
         module: Any = require("sksurv.datasets", "risk")
         x, y = getattr(module, function)()
         names = y.dtype.names or ()
@@ -411,6 +419,8 @@ _BUNDLED_LOADERS: dict[str, Callable[[], pd.DataFrame]] = {
 
 
 def _heart_target(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = frame.copy()
     # 'num' is the angiographic diagnosis 0 (< 50 % narrowing) to 4; any narrowing > 50 % = 1.
     out["disease"] = (pd.to_numeric(out["num"], errors="coerce") > 0).astype("int64")
@@ -1263,6 +1273,8 @@ def load(
 
 
 def _read_downloaded(info: DatasetInfo, path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         frame = pd.read_csv(
             path,
@@ -1283,6 +1295,9 @@ def _read_downloaded(info: DatasetInfo, path: Path) -> pd.DataFrame:
 
 
 def _check_frame(info: DatasetInfo, frame: pd.DataFrame) -> None:
+    import numpy as np
+    import pandas as pd
+
     missing = [col for col in info.label_columns if col not in frame.columns]
     if missing:
         raise DatasetError(
