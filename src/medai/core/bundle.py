@@ -45,6 +45,8 @@ REPORT = "report.html"
 PILLARS: dict[str, str] = {
     "risk": "medai.risk.model:RiskBundle",
     "imaging": "medai.imaging.model:ImageBundle",
+    "text": "medai.text.model:TextBundle",
+    "text-ner": "medai.text.ner:NerBundle",
 }
 
 B = TypeVar("B", bound="Bundle")

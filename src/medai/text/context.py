@@ -1,0 +1,245 @@
+"""ConText (Harkema et al. 2009): negated, uncertain, historical, hypothetical and family.
+
+Triggers, pseudo-triggers and terminations are data (``rules/context_<lang>.yaml``, or a user
+file in the same format). Within a sentence:
+
+1. every rule literal is matched (Aho-Corasick; longest wins where matches overlap, so a
+   pseudo-trigger such as "no increase" or 无明显诱因 hides the trigger inside it);
+2. a forward trigger's scope runs to the sentence end, cut at the first terminator of its
+   category (or of ``all``) and at the next trigger of the same category; a backward trigger's
+   scope runs back to the sentence start with the same cuts; bidirectional does both;
+3. a concept inside a scope (and not overlapping the trigger) takes the trigger's category.
+
+Sections add their own: a concept under family history is ``family``, under past medical or
+surgical history ``historical``, under patient instructions ``hypothetical``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from medai.core.errors import DataFileError, InvalidInputError, require
+from medai.text.lexicon import Lexicon, Term, longest, normalize, rules_text
+from medai.text.segment import Span
+
+__all__ = [
+    "CATEGORIES",
+    "DIRECTIONS",
+    "SECTION_ATTRIBUTES",
+    "ContextRules",
+    "Rule",
+    "Trigger",
+    "context_rules",
+    "section_attributes",
+]
+
+#: The attributes ConText sets, as they appear in the output.
+CATEGORIES = ("negated", "uncertain", "historical", "hypothetical", "family")
+DIRECTIONS = ("forward", "backward", "bidirectional")
+
+#: Section name -> attributes every concept in that section takes.
+SECTION_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "family_history": ("family",),
+    "past_medical_history": ("historical",),
+    "past_surgical_history": ("historical",),
+    "patient_instructions": ("hypothetical",),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One literal: a trigger (category + direction), a pseudo-trigger or a terminator.
+
+    ``direction`` is one of :data:`DIRECTIONS`, ``"pseudo"`` or ``"terminate"``; for a
+    terminator ``category`` is the category it ends, or ``"all"``.
+    """
+
+    literal: str
+    category: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A rule found in a text, with its scope (absolute offsets)."""
+
+    start: int
+    end: int
+    category: str
+    direction: str
+    scope_start: int
+    scope_end: int
+
+
+class ContextRules:
+    """A compiled rule set.
+
+    Parameters
+    ----------
+    rules : sequence of Rule
+        Literals; one literal may carry several rules (e.g. both a forward and a backward one).
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = list(rules)
+        self._by_literal: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            key = normalize(r.literal)
+            if key:
+                self._by_literal.setdefault(key, []).append(r)
+        self._lexicon = Lexicon(Term(k, "context", k, None, "context") for k in self._by_literal)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @classmethod
+    def from_yaml(cls, text: str, where: str = "rules") -> ContextRules:
+        """Parse the YAML format of ``rules/context_en.yaml``."""
+        yaml = require("yaml", "text")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise DataFileError(f"context rules {where!r} are not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise DataFileError(
+                f"context rules {where!r} must map categories to rules; got {type(data).__name__}"
+            )
+        rules: list[Rule] = []
+        for category, body in data.items():
+            if category == "pseudo":
+                rules.extend(Rule(str(lit), "pseudo", "pseudo") for lit in _items(body, where))
+                continue
+            if category == "terminate":
+                if not isinstance(body, dict):
+                    raise DataFileError(f"{where}: 'terminate' must map categories to literals")
+                for cat, lits in body.items():
+                    if cat != "all" and cat not in CATEGORIES:
+                        raise DataFileError(
+                            f"{where}: unknown category {cat!r} under 'terminate'; expected "
+                            f"'all' or one of {', '.join(CATEGORIES)}"
+                        )
+                    rules.extend(Rule(str(lit), cat, "terminate") for lit in _items(lits, where))
+                continue
+            if category not in CATEGORIES:
+                raise DataFileError(
+                    f"{where}: unknown category {category!r}; expected one of "
+                    f"{', '.join((*CATEGORIES, 'pseudo', 'terminate'))}"
+                )
+            if not isinstance(body, dict):
+                raise DataFileError(f"{where}: {category!r} must map directions to literals")
+            for direction, lits in body.items():
+                if direction not in DIRECTIONS:
+                    raise DataFileError(
+                        f"{where}: unknown direction {direction!r} under {category!r}; "
+                        f"expected {', '.join(DIRECTIONS)}"
+                    )
+                rules.extend(Rule(str(lit), category, direction) for lit in _items(lits, where))
+        return cls(rules)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ContextRules:
+        """Read user rules in the YAML format of the bundled ones."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataFileError(f"context rules {str(path)!r} do not exist")
+        return cls.from_yaml(path.read_text(encoding="utf-8"), str(path))
+
+    def triggers(self, text: str, sentence: Span) -> list[Trigger]:
+        """The modifiers in one sentence with their scopes (pseudo and terminators applied)."""
+        found = longest(self._lexicon.find_all(sentence.text))
+        base = sentence.start
+        s_end = sentence.end
+        mods: list[tuple[int, int, Rule]] = []
+        ends: dict[str, list[tuple[int, int]]] = {}
+        for m in found:
+            for r in self._by_literal[m.term.code or ""]:
+                a, b = base + m.start, base + m.end
+                if r.direction == "terminate":
+                    ends.setdefault(r.category, []).append((a, b))
+                elif r.direction != "pseudo":
+                    mods.append((a, b, r))
+        same: dict[str, list[tuple[int, int]]] = {}
+        for a, b, r in mods:
+            same.setdefault(r.category, []).append((a, b))
+        out: list[Trigger] = []
+        for a, b, r in mods:
+            cuts = sorted(ends.get(r.category, []) + ends.get("all", []))
+            others = [x for x in same[r.category] if x != (a, b)]
+            lo, hi = sentence.start, s_end
+            if r.direction in ("forward", "bidirectional"):
+                after = [x[0] for x in cuts + others if x[0] >= b]
+                hi = min(after, default=s_end)
+            if r.direction in ("backward", "bidirectional"):
+                before = [x[1] for x in cuts + others if x[1] <= a]
+                lo = max(before, default=sentence.start)
+            out.append(
+                Trigger(
+                    a,
+                    b,
+                    r.category,
+                    r.direction,
+                    b if r.direction == "forward" else lo,
+                    a if r.direction == "backward" else hi,
+                )
+            )
+        return out
+
+    def apply(
+        self,
+        text: str,
+        sentence: Span,
+        concepts: Iterable[MutableMapping[str, Any]],
+    ) -> list[Trigger]:
+        """Set the ConText attributes of the concepts in ``sentence`` (in place).
+
+        Concepts are mappings with absolute ``start``/``end`` and the boolean attributes of
+        :data:`CATEGORIES`; a trigger never modifies a concept it overlaps.
+        """
+        triggers = self.triggers(text, sentence)
+        for c in concepts:
+            cs, ce = int(c["start"]), int(c["end"])
+            for t in triggers:
+                if cs < t.end and t.start < ce:
+                    continue
+                forward = t.direction in ("forward", "bidirectional") and t.end <= cs
+                backward = t.direction in ("backward", "bidirectional") and ce <= t.start
+                inside = t.scope_start <= cs and ce <= t.scope_end
+                if inside and (forward or backward):
+                    c[t.category] = True
+        return triggers
+
+
+def _items(body: Any, where: str) -> list[str]:
+    if body is None:
+        return []
+    if isinstance(body, str):
+        return [body]
+    if isinstance(body, list) and all(isinstance(x, str | int | float) for x in body):
+        return [str(x) for x in body]
+    raise DataFileError(f"{where}: expected a list of literals, got {body!r:.60}")
+
+
+@cache
+def _bundled(lang: str) -> ContextRules:
+    return ContextRules.from_yaml(rules_text(f"context_{lang}.yaml"), f"context_{lang}.yaml")
+
+
+def context_rules(lang: str, path: str | Path | None = None) -> ContextRules:
+    """The bundled rules for ``"en"``/``"zh"``, or a user rules file."""
+    if path is not None:
+        return ContextRules.from_file(path)
+    if lang not in ("en", "zh"):
+        raise InvalidInputError(f"no context rules for language {lang!r}; expected 'en' or 'zh'")
+    return _bundled(lang)
+
+
+def section_attributes(concepts: Iterable[MutableMapping[str, Any]]) -> None:
+    """Apply :data:`SECTION_ATTRIBUTES` to concepts that carry a ``section`` name (in place)."""
+    for c in concepts:
+        for attr in SECTION_ATTRIBUTES.get(str(c.get("section") or ""), ()):
+            c[attr] = True
+

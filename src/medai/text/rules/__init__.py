@@ -1,0 +1,1 @@
+"""Bundled rules and lexicons for the text pillar (data files only)."""
