@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import sys
@@ -40,7 +39,9 @@ def _csv_rows(ann: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"id": ann["id"], "kind": "error", "text": ann["error"]}]
     rows: list[dict[str, Any]] = []
     for c in ann["concepts"]:
-        rows.append({"id": ann["id"], "kind": "concept"} | {k: c.get(k) for k in CONCEPT_COLUMNS[2:]})
+        rows.append(
+            {"id": ann["id"], "kind": "concept"} | {k: c.get(k) for k in CONCEPT_COLUMNS[2:]}
+        )
     for m in ann["medications"]:
         rows.append(
             {"id": ann["id"], "kind": "medication", "start": m["start"], "end": m["end"],
@@ -63,7 +64,7 @@ class _Writer:
             if not out.parent.exists():
                 raise InvalidInputError(f"folder {str(out.parent)!r} for --out does not exist")
             fd, self.tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-            self.fh = io.open(fd, "w", encoding="utf-8", newline="")  # noqa: UP020
+            self.fh = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close())
         self.csv: Any = None
         if fmt == "csv":
             self.csv = csv.DictWriter(self.fh, fieldnames=[*CONCEPT_COLUMNS, *MED_COLUMNS])
@@ -100,7 +101,9 @@ def extract_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: stdout)."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv or html."),
     lang: str = typer.Option("auto", "--lang", help="auto (per note), en or zh."),
-    encoding: str = typer.Option("auto", "--encoding", help="auto (UTF-8, else GB18030) or a codec."),
+    encoding: str = typer.Option(
+        "auto", "--encoding", help="auto (UTF-8, else GB18030) or a codec."
+    ),
     text_col: str | None = typer.Option(None, "--text-col", help="Text column of a table/JSONL."),
     id_col: str | None = typer.Option(None, "--id-col", help="Id column of a table/JSONL."),
     lexicon: list[Path] = typer.Option(
@@ -156,5 +159,7 @@ def extract_command(
         writer.close(ok)
     console = err_console()
     where = f" to {out}" if out else ""
-    console.print(f"{n} notes annotated{where}" + (f"; {errors} could not be read (error records)"
-                                                    if errors else ""))
+    console.print(
+        f"{n} notes annotated{where}"
+        + (f"; {errors} could not be read (error records)" if errors else "")
+    )

@@ -19,6 +19,8 @@ column, never patient values beyond that.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 __all__ = [
     "BundleError",
     "DataFileError",
@@ -67,7 +69,7 @@ class MissingExtraError(MedaiError, ImportError):
     exit_code = 2
 
 
-def require(module: str, extra: str) -> object:
+def require(module: str, extra: str) -> ModuleType:
     """Import ``module`` or fail with a message naming the ``medai[extra]`` to install."""
     import importlib
 

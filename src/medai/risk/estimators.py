@@ -228,7 +228,7 @@ class LightGBMModel(BinaryModel):
 
     def fit(self, X: Array, y: Array) -> LightGBMModel:
         lgb = require("lightgbm", "risk")
-        clf = lgb.LGBMClassifier(  # type: ignore[attr-defined]
+        clf = lgb.LGBMClassifier(
             **self.params,
             subsample=0.8,
             subsample_freq=1,
@@ -259,7 +259,7 @@ class LightGBMModel(BinaryModel):
         lgb = require("lightgbm", "risk")
         m = cls(**params)
         try:
-            m.booster_ = lgb.Booster(model_str=data.decode())  # type: ignore[attr-defined]
+            m.booster_ = lgb.Booster(model_str=data.decode())
         except Exception as exc:
             raise BundleError(f"the LightGBM model file is not valid: {exc}") from None
         return m
@@ -361,8 +361,8 @@ class ForestModel(SurvivalModel):
     def contributions(self, X: Array) -> tuple[Array, Array]:
         shap = require("shap", "risk")
         background = getattr(self, "background_", X[:50])
-        masker = shap.maskers.Independent(background, max_samples=50)  # type: ignore[attr-defined]
-        explainer = shap.PermutationExplainer(self.score, masker, seed=self.seed)  # type: ignore[attr-defined]
+        masker = shap.maskers.Independent(background, max_samples=50)
+        explainer = shap.PermutationExplainer(self.score, masker, seed=self.seed)
         exp = explainer(X, max_evals=2 * X.shape[1] + 1, silent=True)
         return np.asarray(exp.values), np.asarray(exp.base_values)
 

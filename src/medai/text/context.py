@@ -16,6 +16,7 @@ surgical history ``historical``, under patient instructions ``hypothetical``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from medai.core.errors import DataFileError, InvalidInputError, require
-from medai.text.lexicon import Lexicon, Term, longest, normalize, rules_text
+from medai.text.lexicon import Lexicon, Match, Term, longest, normalize, rules_text
 from medai.text.segment import Span
 
 __all__ = [
@@ -87,7 +88,17 @@ class ContextRules:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
         self._by_literal: dict[str, list[Rule]] = {}
+        self._patterns: dict[str, tuple[re.Pattern[str], list[Rule]]] = {}
         for r in self.rules:
+            if r.literal.startswith("re:"):
+                try:
+                    pattern = re.compile(r.literal[3:], re.IGNORECASE)
+                except re.error as exc:
+                    raise DataFileError(
+                        f"bad pattern {r.literal!r} in context rules: {exc}"
+                    ) from None
+                self._patterns.setdefault(r.literal, (pattern, []))[1].append(r)
+                continue
             key = normalize(r.literal)
             if key:
                 self._by_literal.setdefault(key, []).append(r)
@@ -148,15 +159,33 @@ class ContextRules:
             raise DataFileError(f"context rules {str(path)!r} do not exist")
         return cls.from_yaml(path.read_text(encoding="utf-8"), str(path))
 
-    def triggers(self, text: str, sentence: Span) -> list[Trigger]:
-        """The modifiers in one sentence with their scopes (pseudo and terminators applied)."""
-        found = longest(self._lexicon.find_all(sentence.text))
+    def triggers(
+        self, text: str, sentence: Span, concepts: Sequence[tuple[int, int]] = ()
+    ) -> list[Trigger]:
+        """The modifiers in one sentence with their scopes (pseudo and terminators applied).
+
+        Rule matches overlapping one of ``concepts`` (absolute spans) are ignored: the "free"
+        in "free air" is part of the finding, not a trigger.
+        """
+        found = self._lexicon.find_all(sentence.text)
+        for literal, (pattern, _) in self._patterns.items():
+            found.extend(
+                Match(m.start(), m.end(), m.group(), Term(literal, "context", literal))
+                for m in pattern.finditer(sentence.text)
+            )
         base = sentence.start
+        found = [
+            m
+            for m in longest(found)
+            if not any(a < base + m.end and base + m.start < b for a, b in concepts)
+        ]
         s_end = sentence.end
         mods: list[tuple[int, int, Rule]] = []
         ends: dict[str, list[tuple[int, int]]] = {}
         for m in found:
-            for r in self._by_literal[m.term.code or ""]:
+            key = m.term.code or ""
+            rules = self._patterns[key][1] if key in self._patterns else self._by_literal[key]
+            for r in rules:
                 a, b = base + m.start, base + m.end
                 if r.direction == "terminate":
                     ends.setdefault(r.category, []).append((a, b))
@@ -199,7 +228,9 @@ class ContextRules:
         Concepts are mappings with absolute ``start``/``end`` and the boolean attributes of
         :data:`CATEGORIES`; a trigger never modifies a concept it overlaps.
         """
-        triggers = self.triggers(text, sentence)
+        concepts = list(concepts)
+        spans = [(int(c["start"]), int(c["end"])) for c in concepts]
+        triggers = self.triggers(text, sentence, spans)
         for c in concepts:
             cs, ce = int(c["start"]), int(c["end"])
             for t in triggers:
@@ -242,4 +273,3 @@ def section_attributes(concepts: Iterable[MutableMapping[str, Any]]) -> None:
     for c in concepts:
         for attr in SECTION_ATTRIBUTES.get(str(c.get("section") or ""), ()):
             c[attr] = True
-

@@ -100,8 +100,9 @@ class Extractor:
             label = NER_LABELS.get(e.label, e.label)
             known = self.lexicon.get(text[e.start : e.end])
             code = known.code if known is not None and known.label == label else None
-            out.append(Match(e.start, e.end, text[e.start : e.end], Term(e.text, label, code,
-                                                                          None, "ner")))
+            out.append(
+                Match(e.start, e.end, text[e.start : e.end], Term(e.text, label, code, None, "ner"))
+            )
         return out
 
     def extract(self, text: str, id: str | None = None, lang: str | None = None) -> dict[str, Any]:
@@ -174,8 +175,11 @@ class Extractor:
                     out["source"] = note.source
                     yield out
                 except (ValueError, RuntimeError, RecursionError, MemoryError) as exc:
-                    yield {"id": note.id, "error": f"{type(exc).__name__}: {exc}"[:300],
-                           "source": note.source}
+                    yield {
+                        "id": note.id,
+                        "error": f"{type(exc).__name__}: {exc}"[:300],
+                        "source": note.source,
+                    }
             if progress is not None:
                 progress("extracting", n, max(total, n))
 

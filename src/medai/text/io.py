@@ -139,13 +139,12 @@ def _files(paths: Sequence[str | Path]) -> Iterator[Path]:
                 found = True
                 yield f
         if not found:
-            raise DataFileError(
-                f"folder {str(p)!r} has no note files ({', '.join(TEXT_SUFFIXES)})"
-            )
+            raise DataFileError(f"folder {str(p)!r} has no note files ({', '.join(TEXT_SUFFIXES)})")
 
 
-def _pick(columns: Sequence[str], given: str | None, candidates: Sequence[str], what: str,
-          source: str) -> str | None:
+def _pick(
+    columns: Sequence[str], given: str | None, candidates: Sequence[str], what: str, source: str
+) -> str | None:
     if given is not None:
         if given not in columns:
             raise DataFileError(
@@ -215,8 +214,13 @@ def _read_table(
         id_ = str(frame[icol].iloc[i]) if icol else str(idx)
         where = f"{f}:row {i + 2}"
         if not isinstance(value, str):
-            yield NoteError(id_, "empty note" if value is None or value != value else
-                            f"text is a {type(value).__name__}, not text", where)
+            yield NoteError(
+                id_,
+                "empty note"
+                if value is None or value != value
+                else f"text is a {type(value).__name__}, not text",
+                where,
+            )
             continue
         yield _note(id_, value, where, None, max_chars)
 

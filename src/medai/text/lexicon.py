@@ -185,13 +185,13 @@ class Lexicon:
             if (
                 _ALNUM.match(norm[a])
                 and a > 0
-                and (norm[a - 1].isalnum() and not _is_cjk(norm[a - 1]) or norm[a - 1] == "_")
+                and ((norm[a - 1].isalnum() and not _is_cjk(norm[a - 1])) or norm[a - 1] == "_")
             ):
                 continue
             if (
                 _ALNUM.match(norm[b - 1])
                 and b < n
-                and (norm[b].isalnum() and not _is_cjk(norm[b]) or norm[b] == "_")
+                and ((norm[b].isalnum() and not _is_cjk(norm[b])) or norm[b] == "_")
             ):
                 continue
             oa = _orig(a, starts, shifts) if starts else a
@@ -431,8 +431,7 @@ def icd10cm_terms() -> tuple[Term, ...]:
 
 
 _DRUG_STOP = frozenset(
-    "sits oats vals modus hops sone vitae mops tris recov relif purv copal aloes mayou fargo "
-    "gwizz chooz cobre eisen theon votum zeven lats rela sulp nsaid serm serms snri snris".split()
+    ["sits", "oats", "vals", "modus", "hops", "sone", "vitae", "mops", "tris", "recov", "relif", "purv", "copal", "aloes", "mayou", "fargo", "gwizz", "chooz", "cobre", "eisen", "theon", "votum", "zeven", "lats", "rela", "sulp", "nsaid", "serm", "serms", "snri", "snris"]
 )
 
 
@@ -490,9 +489,7 @@ def _default(icd: bool, drugs: bool) -> Lexicon:
     return lex
 
 
-def default_lexicon(
-    *, icd: bool = True, drugs: bool = True, extra: Sequence[Term] = ()
-) -> Lexicon:
+def default_lexicon(*, icd: bool = True, drugs: bool = True, extra: Sequence[Term] = ()) -> Lexicon:
     """The bundled lexicons (+ ICD-10-CM and drugs), with ``extra`` terms taking priority."""
     if not extra:
         return _default(icd, drugs)

@@ -132,7 +132,8 @@ def _vocab() -> _Vocab:
         ),
         unit_of=unit_of,
         dose=re.compile(
-            r"(?<![A-Za-z0-9.])(?P<num>" + _NUM + r")(?:-\d+)?\s*(?P<unit>" + dose_alt + r")"
+            r"(?<![A-Za-z0-9.])(?P<num>" + _NUM + r")(?:-\d+)?\s*(?:(?:ds|ss|er|xr|xl|sr)\s+)?"
+            r"(?P<unit>" + dose_alt + r")"
             r"(?![A-Za-z])",
             re.IGNORECASE,
         ),
@@ -153,7 +154,9 @@ _TIMES = re.compile(
     r"(?:a|per|/|each)?\s*(?:day|daily|d)(?![A-Za-z])",
     re.IGNORECASE,
 )
-_ZH_EVERY_H = re.compile(r"每\s*(?P<a>\d+)\s*(?:-|~|至)?\s*(?P<b>\d+)?\s*(?:小时|h)\s*(?:一次|1次)?")
+_ZH_EVERY_H = re.compile(
+    r"每\s*(?P<a>\d+)\s*(?:-|~|至)?\s*(?P<b>\d+)?\s*(?:小时|h)\s*(?:一次|1次)?"
+)
 _ZH_TIMES = re.compile(r"(?:每日|每天|一日|1日)\s*(?P<n>\d+|[一二两三四五六])\s*次")
 _ZH_WEEK = re.compile(r"每周\s*(?P<n>\d+|[一二两三四五六七])\s*次")
 _DURATION = re.compile(
@@ -186,14 +189,24 @@ _VERBS_EN = re.compile(
     r"administer|rx|sig|then|and|with|plus)\s+",
     re.IGNORECASE,
 )
-_VERBS_ZH = re.compile(r"^(?:予以|予|给予|给|加用|改用|停用|继续|使用|应用|口服|服用|联合|及|和|并)")
+_VERBS_ZH = re.compile(
+    r"^(?:予以|予|给予|给|加用|改用|停用|继续|使用|应用|口服|服用|联合|及|和|并)"
+)
 _SALTS = re.compile(
     r"^\s+(?:tartrate|succinate|sodium|potassium|calcium|hydrochloride|hcl|hyclate|sulfate|"
     r"maleate|besylate|mesylate|citrate|acetate|phosphate|bromide|chloride|fumarate|magnesium|"
     r"monohydrate|dihydrate|er|xl|sr|cr|la|dr|xr)(?![A-Za-z])",
     re.IGNORECASE,
 )
+_ZH_SALTS = "盐酸|硫酸|枸橼酸|马来酸|酒石酸|琥珀酸|磷酸|醋酸|富马酸|甲磺酸|苯磺酸|门冬氨酸|乳酸|葡萄糖酸|氢溴酸"
+_ZH_SALT_BEFORE = re.compile("(?:" + _ZH_SALTS + ")$")
+_ZH_SALT_AFTER = re.compile(
+    "(?:琥珀酸钠|磷酸钠|磷酸酯钠|"
+    + _ZH_SALTS
+    + "|钠|钾|钙|镁|盐)(?=[^\u4e00-\u9fff]|注射|片|胶囊|颗粒|缓释|肠溶|$)"
+)
 _STOP = re.compile(r"[;；。\n]")
+_MIX = re.compile(r"\s*(?:\+|＋|加入|加于|溶于|入|in)\s*(?:\d+(?:\.\d+)?\s*%)?\s*", re.IGNORECASE)
 
 
 def _first(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -243,8 +256,9 @@ def _clean_drug(name: str, lang_zh: bool) -> tuple[str, str | None]:
         m = v.form_zh.search(name)
         if m and m.start() > 0:
             form, name = m.group(), name[: m.start()]
-        if name.startswith("注射用"):
-            form, name = form or "注射用", name[3:]
+        for prefix in ("注射用", "吸入用", "口服用", "外用"):
+            if name.startswith(prefix) and len(name) > len(prefix):
+                form, name = form or prefix, name[len(prefix) :]
         name = re.sub(r"^\d+(?:\.\d+)?%", "", name)
     else:
         name = _VERBS_EN.sub("", name)
@@ -257,8 +271,8 @@ def _clean_drug(name: str, lang_zh: bool) -> tuple[str, str | None]:
 
 def _preceding_name(text: str, pos: int, floor: int) -> tuple[int, str]:
     """The words just before ``pos`` that name an unknown drug: (start, name)."""
-    seg = text[floor:pos]
-    m = re.search(r"([\u4e00-\u9fffA-Za-z%][\u4e00-\u9fffA-Za-z0-9%.\-]*)\s*$", seg)
+    seg = re.sub(r"\d+(?:\.\d+)?\s*%\s*$", "", text[floor:pos])
+    m = re.search(r"([\u4e00-\u9fff][\u4e00-\u9fffA-Za-z0-9\-]*)\s*$", seg)
     if m and is_cjk(m.group(1)[0]):
         return floor + m.start(1), m.group(1)
     m = re.search(r"((?:[A-Za-z][A-Za-z\-]*\s+){0,2}[A-Za-z][A-Za-z\-]*)\s*$", seg)
@@ -300,36 +314,83 @@ def parse_medications(
     """
     v = _vocab()
     zh = lang == "zh"
-    starts: list[tuple[int, int, str, str | None]] = [
-        (m.start, m.end, m.text, m.term.code or m.term.preferred) for m in drugs
-    ]
-    # strengths with no drug mention before them on the same clause start orders of their own
-    for sm in v.strength.finditer(text):
-        before = [s for s in starts if s[1] <= sm.start()]
-        clause_start = max(
-            (x.end() for x in _STOP.finditer(text, 0, sm.start())), default=0
-        )
-        if before and before[-1][1] >= clause_start:
+    starts: list[tuple[int, int, str, str | None]] = []
+    for m in drugs:
+        low = m.text.lower()
+        if low in v.forms_en or low in v.route_of:
+            continue  # "nasal spray", "inhaler": a form, not a drug
+        a, b = m.start, m.end
+        if zh:  # salts written around a Chinese drug name: 盐酸吗啡, 甲泼尼龙琥珀酸钠
+            pm = _ZH_SALT_BEFORE.search(text, 0, a)
+            a = pm.start() if pm else a
+            sm_ = _ZH_SALT_AFTER.match(text, b)
+            b = sm_.end() if sm_ else b
+        prev = starts[-1] if starts else None
+        joiner = r"\s*[-/]?\s*" if zh else r"\s*[-/]\s*"
+        if prev and re.fullmatch(joiner, text[prev[1] : a]):
+            # a combination product: "piperacillin-tazobactam", "ipratropium/albuterol"
+            starts[-1] = (prev[0], b, text[prev[0] : b], prev[3])
             continue
-        a, name = _preceding_name(text, sm.start(), clause_start)
-        if name:
+        starts.append((a, b, text[a:b], m.term.code or m.term.preferred))
+    # A strength or dose with no drug before it in its clause, or after a window that already
+    # has its strength, starts an order of its own, named by the words just before it.
+    anchors = [(x.start(), x.end(), x.group("unit")) for x in v.strength.finditer(text)]
+    anchors += [(x.start(), x.end(), "dose") for x in v.dose.finditer(text)]
+    if zh:
+        anchors += [(x.start(), x.end(), "route") for x in v.route.finditer(text)]
+    for pos, _, unit in sorted(anchors):
+        if unit == "%":
+            continue  # a concentration ("0.9%", "dextrose 50%") belongs to the drug named next to it
+        clause_start = max((x.end() for x in _STOP.finditer(text, 0, pos)), default=0)
+        before = [s for s in starts if s[1] <= pos]
+        if before and before[-1][1] >= clause_start:
+            owner = before[-1]
+            prior = [
+                x
+                for x in anchors
+                if owner[1] <= x[0] and x[1] <= pos and x[2] not in ("%", "route", "dose")
+            ]
+            if unit in ("dose", "route") or not prior:
+                continue
+            clause_start = max(clause_start, prior[-1][1])
+        a, name = _preceding_name(text, pos, clause_start)
+        if name and not (unit == "route" and not v.form_zh.search(name)):
             starts.append((a, a + len(name), name, None))
+            starts.sort()
     starts.sort()
-    out: list[Medication] = []
-    for i, (a, b, name, code) in enumerate(starts):
+    # a drug named inside another order without fields of its own ("prn opioid overdose",
+    # "lisinopril 10 mg daily, aspirin") does not cut that order short
+    meds = _orders(text, starts, zh)
+    while any(m is None for m in meds[1:]):
+        i = next(i for i, m in enumerate(meds) if i > 0 and m is None)
+        del starts[i]
+        meds = _orders(text, starts, zh)
+    found = [m for m in meds if m is not None]
+    # drugs mixed into one infusion share its route and frequency: "5%葡萄糖 250ml + 胰岛素 4u 静滴 qd"
+    for i in range(len(found) - 2, -1, -1):
+        first, second = found[i], found[i + 1]
+        if _MIX.fullmatch(text[first.end : second.start]):
+            for f in ("route", "frequency", "per_day", "duration", "duration_days"):
+                if getattr(first, f) is None:
+                    setattr(first, f, getattr(second, f))
+    return found
+
+
+def _orders(
+    text: str, starts: Sequence[tuple[int, int, str, str | None]], zh: bool
+) -> list[Medication | None]:
+    out: list[Medication | None] = []
+    for i, (a, b, _name, code) in enumerate(starts):
         limit = starts[i + 1][0] if i + 1 < len(starts) else len(text)
         stop = _STOP.search(text, b, limit)
         end = stop.start() if stop else limit
         # a drug name extended by salt words and a dosage form ("metoprolol tartrate ER")
-        while True:
+        while not zh:
             sm2 = _SALTS.match(text, b, end)
-            if not sm2 or zh:
+            if not sm2:
                 break
             b = sm2.end()
-        window = text[b:end]
-        med = _parse_window(text, a, b, window, code, zh)
-        if med is not None:
-            out.append(med)
+        out.append(_parse_window(text, a, b, text[b:end], code, zh))
     return out
 
 
@@ -340,7 +401,8 @@ def _parse_window(
     name, form = _clean_drug(text[a:b] + _form_prefix(window, zh), zh)
     fields_end = 0
     med = Medication(a, b, "", name, code, form=form)
-    sm = v.strength.search(window)
+    strengths = list(v.strength.finditer(window))
+    sm = next((x for x in strengths if x.group("unit") != "%"), strengths[0] if strengths else None)
     if sm:
         med.strength = _number(sm.group("num")) * (10000 if sm.group("wan") else 1)
         med.unit = v.unit_of.get(sm.group("unit").lower(), sm.group("unit").lower())

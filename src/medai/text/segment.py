@@ -75,10 +75,7 @@ def check_lang(lang: str | None) -> str | None:
 # -- English sentences -----------------------------------------------------------------------
 #: Words that end with a period without ending the sentence (lowercase, without the final dot).
 ABBREVIATIONS = frozenset(
-    """dr mr mrs ms prof sr jr st vs etc e.g i.e approx appt apt dept est fig no nos pt pts
-    b.i.d t.i.d q.i.d q.d q.o.d q.h.s p.o p.r.n a.m p.m h.s i.v i.m s.c s.q o.d o.s o.u
-    mg mcg ml hr hrs min wk wks yr yrs mo mos inc co corp ltd jan feb mar apr jun jul aug sep
-    sept oct nov dec cf al ca resp temp hx dx tx rx sx fx h/o s/p w/ u.s""".split()
+    ["dr", "mr", "mrs", "ms", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "approx", "appt", "apt", "dept", "est", "fig", "no", "nos", "pt", "pts", "b.i.d", "t.i.d", "q.i.d", "q.d", "q.o.d", "q.h.s", "p.o", "p.r.n", "a.m", "p.m", "h.s", "i.v", "i.m", "s.c", "s.q", "o.d", "o.s", "o.u", "mg", "mcg", "ml", "hr", "hrs", "min", "wk", "wks", "yr", "yrs", "mo", "mos", "inc", "co", "corp", "ltd", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "cf", "al", "ca", "resp", "temp", "hx", "dx", "tx", "rx", "sx", "fx", "h/o", "s/p", "w/", "u.s"]
 )
 
 _EN_BREAK = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9])|[.!?]+[\"')\]]*\s*$")
@@ -117,6 +114,8 @@ def _split_en(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
     for m in _EN_BREAK.finditer(chunk):
         before = chunk[s : m.start() + 1]
         w = _LAST_WORD.search(before)
+        if re.fullmatch(r"\s*\d{1,3}\.", before):  # a list number "1."
+            continue
         if (
             m.group().startswith(".")
             and w
@@ -236,5 +235,7 @@ def tokens(text: str, lang: str | None = None) -> list[Span]:
         if _CJK.search(word):
             out.append(Span(a, b, word))
         else:
-            out.extend(Span(a + m.start(), a + m.end(), m.group()) for m in _EN_TOKEN.finditer(word))
+            out.extend(
+                Span(a + m.start(), a + m.end(), m.group()) for m in _EN_TOKEN.finditer(word)
+            )
     return out

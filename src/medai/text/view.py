@@ -47,8 +47,18 @@ def _events(ann: Mapping[str, Any]) -> list[tuple[int, int, str]]:
         title = html.escape(
             ", ".join(
                 f"{k}={m[k]}"
-                for k in ("drug", "strength", "unit", "dose", "dose_unit", "route", "per_day",
-                          "duration_days", "as_needed", "indication")
+                for k in (
+                    "drug",
+                    "strength",
+                    "unit",
+                    "dose",
+                    "dose_unit",
+                    "route",
+                    "per_day",
+                    "duration_days",
+                    "as_needed",
+                    "indication",
+                )
                 if m.get(k) not in (None, False)
             ),
             quote=True,
@@ -67,7 +77,9 @@ def _events(ann: Mapping[str, Any]) -> list[tuple[int, int, str]]:
         if c.get("negated"):
             tags += '<span class="tag negtag">neg</span>'
         tags += "".join(f'<span class="tag">{t}</span>' for k, t in TAGS.items() if c.get(k))
-        ev.append((c["start"], 3, f'<span class="{cls}" style="background:{color}" title="{title}">'))
+        ev.append(
+            (c["start"], 3, f'<span class="{cls}" style="background:{color}" title="{title}">')
+        )
         ev.append((c["end"], 0, f"</span>{tags}"))
     return ev
 
