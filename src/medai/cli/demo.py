@@ -79,5 +79,45 @@ def demo(
         f"{m['ci95'][0]:.3f} – {m['ci95'][1]:.3f}",
         str(path),
     )
+    table.add_row(*_text_demo(out))
     out_console().print(table)
-    err_console().print(f"reports: {out}/*/report.html")
+    err_console().print(f"reports: {out}/*/report.html; annotated notes: {out}/notes.html")
+
+
+def _text_demo(out: Path) -> list[str]:
+    """Annotate the bundled sample notes (English and Chinese); write JSONL and an HTML view."""
+    import json
+    from importlib import resources
+
+    from medai.text.extract import Extractor
+    from medai.text.view import notes_html
+
+    samples = resources.files("medai.text.samples")
+    notes = sorted(
+        (p.name.removesuffix(".txt"), p.read_text(encoding="utf-8"))
+        for p in samples.iterdir()
+        if p.name.endswith(".txt")
+    )
+    with progress_bar("sample notes") as progress:
+        ex = Extractor()
+        anns = []
+        for i, (name, text) in enumerate(notes, start=1):
+            anns.append(ex.extract(text, id=name))
+            progress("extracting", i, len(notes))
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl = "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in anns)
+    (out / "notes.jsonl").write_text(jsonl, encoding="utf-8")
+    page = notes_html([(t, a) for (_, t), a in zip(notes, anns, strict=True)], "medai demo notes")
+    (out / "notes.html").write_text(page, encoding="utf-8")
+    concepts = [c for a in anns for c in a["concepts"]]
+    negated = sum(c["negated"] for c in concepts)
+    meds = sum(len(a["medications"]) for a in anns)
+    return [
+        "text",
+        "sample notes (EN + ZH): concepts, context, medication orders",
+        "rules + lexicons",
+        "concepts / negated / orders",
+        f"{len(concepts)} / {negated} / {meds}",
+        "",
+        str(out / "notes.html"),
+    ]

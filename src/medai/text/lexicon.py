@@ -378,10 +378,14 @@ def _cached_rows(name: str, build: Any) -> list[list[Any]]:
 
 
 _QUALIFIER = re.compile(
-    r",?\s*(?:unspecified|not elsewhere classified|not otherwise specified|nos)\b.*$|\s+nos$"
+    r",\s*(?:unspecified|not elsewhere classified|not otherwise specified|nos)\b.*$"
+    r"|\s+(?:nos|not elsewhere classified|not otherwise specified)$"
+)
+_DANGLING = re.compile(
+    r"\b(?:of|in|on|at|to|due|due to|with|without|and|or|the|for|by|from|than|other)$"
 )
 _PAREN = re.compile(r"\s*[\[(][^\])]*[\])]")
-_SKIP_START = ("other ", "unspecified ", "encounter ", "personal history", "family history")
+_SKIP_START = ("other ", "encounter ", "personal history", "family history")
 
 
 def _clean_icd(desc: str) -> str | None:
@@ -390,7 +394,9 @@ def _clean_icd(desc: str) -> str | None:
         return None
     d = _PAREN.sub("", d)
     d = _QUALIFIER.sub("", d).strip(" ,;")
-    d = _WS.sub(" ", d)
+    d = _WS.sub(" ", d).removeprefix("unspecified ")
+    if "unspecified" in d or _DANGLING.search(d):
+        return None  # "cellulitis of unspecified part of limb": no usable phrase
     if len(d) < 4 or len(d.split()) > 8 or not re.search("[a-z]{3}", d):
         return None
     return d
@@ -426,7 +432,7 @@ def _build_icd() -> list[list[Any]]:
 def icd10cm_terms() -> tuple[Term, ...]:
     """English diagnoses and symptoms with their ICD-10-CM codes (about 60,000 terms)."""
     version = _version("simple-icd-10-cm")
-    rows = _cached_rows(f"icd10cm-{version}-v1.json", _build_icd)
+    rows = _cached_rows(f"icd10cm-{version}-v2.json", _build_icd)
     return tuple(Term(t, label, code, pref, "icd10cm") for t, label, code, pref in rows)
 
 
