@@ -28,6 +28,7 @@ LANGS = ("en", "zh")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CJK_RATIO = 0.15
+_SPACE = re.compile(r"\s")
 
 
 class Span(NamedTuple):
@@ -49,7 +50,7 @@ def detect_lang(text: str) -> str:
     Chinese notes full of English abbreviations (``qd``, ``ivgtt``, ``CT``) stay Chinese.
     """
     sample = text[:20000]
-    letters = sum(1 for c in sample if not c.isspace())
+    letters = len(sample) - len(_SPACE.findall(sample))
     if letters == 0:
         return "en"
     cjk = len(_CJK.findall(sample))
