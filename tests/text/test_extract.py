@@ -144,3 +144,22 @@ def test_html_view_marks_negation_and_escapes(extractor: Extractor) -> None:
     assert "&lt;b&gt;" in page and "<b>" not in page
     assert 'class="c neg"' in page and "neg</span>" in page
     assert 'class="med"' in page
+
+
+def test_ner_entities_join_the_concepts(tmp_path: Path) -> None:
+    from medai.text.ner import Entity, NerExample, train_ner
+
+    sents = ["痰培养见布鲁克菌生长。", "血培养：布鲁克菌阳性。", "未见布鲁克菌。", "患者咳嗽。"]
+    examples = [
+        NerExample(s, [Entity(s.index("布鲁克菌"), s.index("布鲁克菌") + 4, "mic", "布鲁克菌")]
+                   if "布鲁克菌" in s else [])
+        for s in sents
+    ] * 12  # fmt: skip
+    bundle = train_ner(examples, examples[:8], epochs=25, hidden=32, emb_dim=32, bigram_dim=8,
+                       min_freq=1, bigram_min_freq=1, patience=25, n_boot=0, seed=0)  # fmt: skip
+    path = bundle.save(tmp_path / "ner")
+    ex = Extractor(ner=path, icd=False, drugs=False)
+    ann = ex.extract("复查：未见布鲁克菌。")
+    (c,) = [c for c in ann["concepts"] if c["source"] == "ner"]
+    assert (c["text"], c["label"], c["negated"]) == ("布鲁克菌", "microorganism", True)
+    assert Extractor(ner=path, icd=False, drugs=False).extract("No fever.")["lang"] == "en"
