@@ -16,6 +16,7 @@ from medai import __version__
 from medai.cli import datasets as datasets_cli
 from medai.cli import demo as demo_cli
 from medai.cli import imaging as imaging_cli
+from medai.cli import molecules as molecules_cli
 from medai.cli import risk as risk_cli
 from medai.cli import text as text_cli
 from medai.core.errors import MedaiError
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(risk_cli.app, name="risk")
 app.add_typer(imaging_cli.app, name="image")
 app.add_typer(text_cli.app, name="text")
+app.add_typer(molecules_cli.app, name="mol")
 app.add_typer(datasets_cli.app, name="datasets")
 app.command("demo")(demo_cli.demo)
 

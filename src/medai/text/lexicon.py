@@ -437,7 +437,39 @@ def icd10cm_terms() -> tuple[Term, ...]:
 
 
 _DRUG_STOP = frozenset(
-    ["sits", "oats", "vals", "modus", "hops", "sone", "vitae", "mops", "tris", "recov", "relif", "purv", "copal", "aloes", "mayou", "fargo", "gwizz", "chooz", "cobre", "eisen", "theon", "votum", "zeven", "lats", "rela", "sulp", "nsaid", "serm", "serms", "snri", "snris"]
+    [
+        "sits",
+        "oats",
+        "vals",
+        "modus",
+        "hops",
+        "sone",
+        "vitae",
+        "mops",
+        "tris",
+        "recov",
+        "relif",
+        "purv",
+        "copal",
+        "aloes",
+        "mayou",
+        "fargo",
+        "gwizz",
+        "chooz",
+        "cobre",
+        "eisen",
+        "theon",
+        "votum",
+        "zeven",
+        "lats",
+        "rela",
+        "sulp",
+        "nsaid",
+        "serm",
+        "serms",
+        "snri",
+        "snris",
+    ]
 )
 
 

@@ -1,0 +1,135 @@
+"""``medai mol``: molecule tables: drug-likeness and structural-alert filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from medai.cli.common import err_console, progress_bar
+from medai.core.errors import InvalidInputError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Drug discovery: molecule tables (SMILES/SDF), drug-likeness and PAINS filters.",
+    no_args_is_help=True,
+)
+
+MOLECULES = typer.Argument(
+    ..., help="Molecules: CSV/TSV/Parquet (.csv.gz too) with a SMILES column, .smi or SDF."
+)
+SMILES_COL = typer.Option(
+    None, "--smiles-col", help="SMILES column (default: smiles, canonical_smiles, ...)."
+)
+ID_COL = typer.Option(None, "--id-col", help="Id column (default: id, name, ... or row number).")
+TABLE_SUFFIXES = (".csv", ".json", ".parquet")
+
+
+def _check_suffix(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
+    if path is not None and path.suffix.lower() not in suffixes:
+        raise InvalidInputError(f"{option} {str(path)!r} must end in {', '.join(suffixes)}")
+
+
+@app.command("filter")
+def filter_command(
+    source: Path = MOLECULES,
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Per-molecule table to write: .csv, .json or .parquet."
+    ),
+    smiles_col: str | None = SMILES_COL,
+    id_col: str | None = ID_COL,
+    rules: str = typer.Option(
+        "all", "--rules", help="Comma-separated: lipinski,veber,ghose,qed,sa,pains,brenk or all."
+    ),
+    max_sa: float | None = typer.Option(
+        None, "--max-sa", help="Fail molecules with an SA score above this (1-10), e.g. 6."
+    ),
+    min_qed: float | None = typer.Option(
+        None, "--min-qed", help="Fail molecules with a QED below this (0-1), e.g. 0.5."
+    ),
+    html: Path | None = typer.Option(
+        None, "--html", help="HTML report: counts per rule, drawings with alerts highlighted."
+    ),
+    rejected: Path | None = typer.Option(
+        None,
+        "--rejected",
+        help="Write unreadable rows here (.csv/.json/.parquet) instead of into --out.",
+    ),
+    standardize: bool = typer.Option(
+        True, "--standardize/--no-standardize", help="Strip salts and neutralise first."
+    ),
+    max_atoms: int = typer.Option(1000, "--max-atoms", help="Reject larger molecules."),
+) -> None:
+    """Lipinski, Veber, Ghose, QED, SA score, PAINS and Brenk alerts for every molecule.
+
+    Every input row is reported: status ok, or rejected with the reason (or in --rejected).
+    """
+    import pandas as pd
+
+    from medai.core.tables import write_table
+    from medai.molecules.filters import filter_molecules, filter_report, parse_rules
+    from medai.molecules.io import read_molecules
+
+    _check_suffix(out, "--out", TABLE_SUFFIXES)
+    _check_suffix(rejected, "--rejected", TABLE_SUFFIXES)
+    _check_suffix(html, "--html", (".html", ".htm"))
+    chosen = parse_rules(rules)
+    filter_molecules([], chosen, max_sa=max_sa, min_qed=min_qed)  # checks the options early
+
+    with progress_bar("molecules") as progress:
+        table = read_molecules(
+            source, smiles_col=smiles_col, id_col=id_col, standardize=standardize,
+            max_atoms=max_atoms, dedupe="keep", progress=progress,
+        )  # fmt: skip
+        results = filter_molecules(
+            table.mols, chosen, max_sa=max_sa, min_qed=min_qed, progress=progress
+        )
+    results = results.reset_index(drop=True)
+    for col in results.columns:  # nullable types, so that rejected rows stay blank
+        if pd.api.types.is_bool_dtype(results[col]):
+            results[col] = results[col].astype("boolean")
+        elif pd.api.types.is_integer_dtype(results[col]):
+            results[col] = results[col].astype("Int64")
+    head = table.frame[["row", "id", "smiles", "input_smiles"]].reset_index(drop=True)
+    head.insert(2, "status", "ok")
+    head.insert(3, "reason", "")
+    kept = pd.concat([head, results], axis=1)
+    bad = table.rejected_frame().rename(columns={"input": "input_smiles"})
+    bad.insert(2, "status", "rejected")
+    bad = bad[["row", "id", "status", "reason", "input_smiles"]]
+    if rejected is None and len(bad):
+        if len(kept):
+            kept = pd.concat([kept, bad], ignore_index=True).sort_values("row", kind="stable")
+        else:  # every row rejected: keep the full set of columns all the same
+            kept = bad.reindex(columns=kept.columns)
+    write_table(kept.reset_index(drop=True), out)
+    if rejected is not None:
+        write_table(bad, rejected)
+    if html is not None:
+        report = filter_report(
+            results, table.mols, ids=table.ids, rejected=table.rejected,
+            title="medai mol filter", subtitle=f"{source.name}: rules {', '.join(chosen)}",
+        )  # fmt: skip
+        report.save(html)
+
+    console = err_console()
+    for r in table.rejected[:10]:
+        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
+    if len(table.rejected) > 10:
+        console.print(f"... and {len(table.rejected) - 10} more rejected rows")
+    n = len(results)
+    passed = int(results["passes"].sum()) if n else 0
+    per_rule = ", ".join(
+        f"{rule} {int((~results[f'{rule}_pass'].astype(bool)).sum())}"
+        for rule in chosen
+        if f"{rule}_pass" in results.columns
+    )
+    where = f"; rejected rows in {rejected}" if rejected is not None else ""
+    console.print(
+        f"{n} molecules filtered: {passed} pass every rule"
+        + (f" (failing: {per_rule})" if per_rule else "")
+        + f"; {len(table.rejected)} rows rejected; written to {out}{where}"
+        + (f"; report {html}" if html is not None else ""),
+        soft_wrap=True,
+    )
