@@ -163,3 +163,13 @@ def extract_command(
         f"{n} notes annotated{where}"
         + (f"; {errors} could not be read (error records)" if errors else "")
     )
+
+
+def _register() -> None:
+    from medai.cli import text_models, text_ner
+
+    text_models.register(app)
+    text_ner.register(app)
+
+
+_register()
