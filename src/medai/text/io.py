@@ -113,7 +113,11 @@ def check_text(text: str, max_chars: int = MAX_CHARS) -> str | None:
 def _note(id_: str, raw: bytes | str, source: str, encoding: str | None, max_chars: int) -> Any:
     if isinstance(raw, bytes):
         if len(raw) > 4 * max_chars:
-            return NoteError(id_, f"note has {len(raw):,} bytes, over the limit", source)
+            return NoteError(
+                id_,
+                f"note has {len(raw):,} bytes, over the limit for --max-chars {max_chars:,}",
+                source,
+            )
         try:
             text = decode(raw, encoding)
         except ValueError as exc:
