@@ -133,3 +133,78 @@ def filter_command(
         + (f"; report {html}" if html is not None else ""),
         soft_wrap=True,
     )
+
+
+@app.command("screen")
+def screen_command(
+    library: Path = typer.Argument(
+        ..., help="Library to screen: CSV/TSV (.gz too) with a SMILES column, .smi or Parquet."
+    ),
+    query: list[str] | None = typer.Option(
+        None, "--query", "-q", help="Query SMILES (repeat for several queries)."
+    ),
+    queries: Path | None = typer.Option(
+        None, "--queries", help="File of query molecules (CSV with a SMILES column, or .smi)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Hits table to write: .csv, .json or .parquet."
+    ),
+    k: int = typer.Option(10, "--k", help="Hits kept per query."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Minimum Tanimoto similarity of a hit (0-1), e.g. 0.4."
+    ),
+    processes: int | None = typer.Option(
+        None, "--processes", help="Worker processes (default: every CPU core)."
+    ),
+    batch_size: int = typer.Option(
+        50_000, "--batch-size", help="Library rows per batch (memory is bounded by it)."
+    ),
+    smiles_col: str | None = SMILES_COL,
+    id_col: str | None = ID_COL,
+    radius: int = typer.Option(2, "--radius", help="Morgan radius (2 = ECFP4)."),
+    n_bits: int = typer.Option(2048, "--n-bits", help="Fingerprint bits (a multiple of 64)."),
+) -> None:
+    """Top-k Tanimoto similarity search (Morgan bits) of queries against a large library.
+
+    The library is streamed in batches over worker processes; rows that do not parse are
+    summarised on stderr.
+    """
+    from medai.core.tables import write_table
+    from medai.molecules.io import read_molecules
+    from medai.molecules.screen import screen_file
+
+    _check_suffix(out, "--out", TABLE_SUFFIXES)
+    named: dict[str, str] = {}
+    for smi in query or []:
+        named[smi] = smi
+    if queries is not None:
+        table = read_molecules(queries, standardize=False, dedupe="keep")
+        if table.rejected:
+            r = table.rejected[0]
+            raise InvalidInputError(
+                f"query file {str(queries)!r} row {r.row} (id {r.id}) is not a valid molecule: "
+                f"{r.reason}; fix or remove it"
+            )
+        for qid, smi in zip(table.ids, table.frame["input_smiles"], strict=True):
+            named[qid] = str(smi)
+    if not named:
+        raise InvalidInputError("no query given; use --query SMILES (repeatable) or --queries FILE")
+
+    with progress_bar("library") as progress:
+        result = screen_file(
+            library, named, k=k, threshold=threshold, batch_size=batch_size,
+            processes=processes, smiles_col=smiles_col, id_col=id_col, radius=radius,
+            n_bits=n_bits, progress=progress,
+        )  # fmt: skip
+    write_table(result.hits, out)
+
+    console = err_console()
+    for r in result.rejected[:10]:
+        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
+    if len(result.rejected) > 10:
+        console.print(f"... and {len(result.rejected) - 10} more rejected rows")
+    console.print(
+        f"{result.n_screened} of {result.n_rows} library rows screened against {len(named)} "
+        f"queries; {len(result.rejected)} rows rejected; {len(result.hits)} hits written to {out}",
+        soft_wrap=True,
+    )
