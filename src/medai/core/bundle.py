@@ -47,6 +47,7 @@ PILLARS: dict[str, str] = {
     "imaging": "medai.imaging.model:ImageBundle",
     "text": "medai.text.model:TextBundle",
     "text-ner": "medai.text.ner:NerBundle",
+    "molecules": "medai.molecules.model:MolBundle",
 }
 
 B = TypeVar("B", bound="Bundle")
