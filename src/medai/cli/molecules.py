@@ -1,4 +1,4 @@
-"""``medai mol``: molecule tables: drug-likeness and structural-alert filters."""
+"""``medai mol``: filters, similarity screening and property models for molecule tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from medai.cli.common import err_console, progress_bar
-from medai.core.errors import InvalidInputError
+from medai.core.errors import InvalidInputError, SchemaError
 
 __all__ = ["app"]
 
@@ -208,3 +208,98 @@ def screen_command(
         f"queries; {len(result.rejected)} rows rejected; {len(result.hits)} hits written to {out}",
         soft_wrap=True,
     )
+
+
+@app.command("train")
+def train_command(
+    data: Path = MOLECULES,
+    target: list[str] = typer.Option(..., "--target", "-t", help="Label column(s); repeatable."),
+    out: Path = typer.Option(..., "--out", "-o", help="Bundle folder to write."),
+    model: str = typer.Option("mpnn", "--model", help="mpnn (D-MPNN), lightgbm or rf."),
+    split: str = typer.Option("random", "--split", help="random, scaffold or stratified."),
+    descriptors: bool = typer.Option(
+        False, "--descriptors/--no-descriptors", help="D-MPNN: add RDKit 2D descriptors."
+    ),
+    ensemble: int = typer.Option(1, "--ensemble", help="Models in the ensemble (spread = std)."),
+    epochs: int = typer.Option(30, "--epochs", help="D-MPNN epochs."),
+    seed: int = typer.Option(0, "--seed"),
+    smiles_col: str | None = SMILES_COL,
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Training budget."),
+) -> None:
+    """Train a property model (regression, classification or multi-task); bundle + report."""
+    from medai.cli.common import print_metrics
+    from medai.molecules.train import train
+
+    if ensemble < 1:
+        raise InvalidInputError(f"--ensemble must be at least 1, got {ensemble}")
+    with progress_bar("training") as progress:
+        bundle = train(
+            data,
+            targets=target,
+            smiles_col=smiles_col,
+            model=model,
+            split=split,
+            descriptors=descriptors,
+            ensemble=ensemble,
+            epochs=epochs,
+            seed=seed,
+            progress=progress,
+            max_minutes=max_minutes,
+        )
+    path = bundle.save(out)
+    print_metrics(bundle.card["metrics"]["test"], "test metrics")
+    err_console().print(f"bundle written to {path} (report: {path / 'report.html'})")
+
+
+@app.command("predict")
+def predict_command(
+    bundle_dir: Path = typer.Argument(..., help="Bundle folder from `medai mol train`."),
+    data: Path = MOLECULES,
+    out: Path | None = typer.Option(None, "--out", "-o", help="CSV/JSON/Parquet (default stdout)."),
+    smiles_col: str | None = SMILES_COL,
+) -> None:
+    """Predictions with ensemble spread and applicability domain (nearest-neighbour Tanimoto)."""
+    from medai.cli.common import write_predictions
+    from medai.core.tables import read_table
+    from medai.molecules.io import find_smiles_column
+    from medai.molecules.model import MolBundle
+
+    bundle = MolBundle.load(bundle_dir)
+    if data.suffix.lower() in (".smi", ".sdf"):
+        from medai.molecules.io import read_molecules
+
+        table = read_molecules(data, standardize=False, dedupe="keep")
+        for r in table.rejected[:10]:
+            err_console().print(f"row {r.row}: {r.reason}")
+        smiles = list(table.smiles)
+    else:
+        frame = read_table(data)
+        columns = [str(c) for c in frame.columns]
+        col = smiles_col or find_smiles_column(columns)
+        if col is None or col not in columns:
+            raise SchemaError(
+                f"{str(data)!r} has no SMILES column {smiles_col or ''!r}; columns: "
+                f"{', '.join(columns)} (name it with --smiles-col)"
+            )
+        smiles = ["" if v is None or v != v else str(v) for v in frame[col]]
+    preds = bundle.predict(smiles)
+    write_predictions(preds, out)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    bundle_dir: Path = typer.Argument(..., help="Bundle folder from `medai mol train`."),
+    data: Path = MOLECULES,
+    out: Path = typer.Option(..., "--out", "-o", help="HTML report to write."),
+    smiles_col: str | None = SMILES_COL,
+) -> None:
+    """External validation: metrics with 95% CIs and an HTML report."""
+    from medai.cli.common import print_metrics
+    from medai.molecules.model import MolBundle
+    from medai.molecules.train import evaluate
+
+    _check_suffix(out, "--out", (".html",))
+    metrics, report = evaluate(MolBundle.load(bundle_dir), data, smiles_col=smiles_col)
+    report.save(out)
+    print_metrics({k: v.to_dict() for k, v in metrics.items()}, "external metrics")
+    err_console().print(f"report written to {out}")
