@@ -16,6 +16,7 @@ surgical history ``historical``, under patient instructions ``hypothetical``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "ContextRules",
     "Rule",
     "Trigger",
+    "apply_context",
     "context_rules",
     "section_attributes",
 ]
@@ -266,6 +268,31 @@ def context_rules(lang: str, path: str | Path | None = None) -> ContextRules:
     if lang not in ("en", "zh"):
         raise InvalidInputError(f"no context rules for language {lang!r}; expected 'en' or 'zh'")
     return _bundled(lang)
+
+
+def apply_context(
+    text: str,
+    concepts: Sequence[MutableMapping[str, Any]],
+    lang: str,
+    rules: ContextRules | None = None,
+) -> None:
+    """Run ConText sentence by sentence over a note's concepts, then section attributes.
+
+    Concepts are mappings with absolute ``start``/``end``, the :data:`CATEGORIES` flags and an
+    optional ``section``; they are updated in place.
+    """
+    from medai.text.segment import sentences
+
+    rules = rules or context_rules(lang)
+    ordered = sorted(concepts, key=lambda c: int(c["start"]))
+    starts = [int(c["start"]) for c in ordered]
+    for sent in sentences(text, lang):
+        lo = bisect.bisect_left(starts, sent.start)
+        hi = bisect.bisect_left(starts, sent.end)
+        inside = [c for c in ordered[lo:hi] if c["end"] <= sent.end]
+        if inside:
+            rules.apply(text, sent, inside)
+    section_attributes(concepts)
 
 
 def section_attributes(concepts: Iterable[MutableMapping[str, Any]]) -> None:

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from medai.text.context import CATEGORIES, ContextRules, context_rules, section_attributes
+from medai.text.context import CATEGORIES, ContextRules, apply_context, context_rules
 from medai.text.io import Note, NoteError, check_text
 from medai.text.lexicon import Lexicon, Match, Term, default_lexicon, longest, read_lexicon
 from medai.text.medications import parse_medications
 from medai.text.sections import SectionRules, section_rules
-from medai.text.segment import check_lang, detect_lang, sentences
+from medai.text.segment import check_lang, detect_lang
 
 __all__ = ["NER_LABELS", "Extractor", "extract"]
 
@@ -139,16 +139,8 @@ class Extractor:
             concepts.append(c)
             if m.term.label == "drug":
                 drugs.append(m)
-        rules = self.rules(lang)
         if concepts:
-            starts = [c["start"] for c in concepts]
-            for sent in sentences(text, lang):
-                lo = bisect.bisect_left(starts, sent.start)
-                hi = bisect.bisect_left(starts, sent.end)
-                inside = [c for c in concepts[lo:hi] if c["end"] <= sent.end]
-                if inside:
-                    rules.apply(text, sent, inside)
-            section_attributes(concepts)
+            apply_context(text, concepts, lang, self.rules(lang))
         meds = [m.to_dict() for m in parse_medications(text, drugs, lang=lang)]
         return {
             "id": id,

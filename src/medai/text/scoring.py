@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from medai.core.errors import DataFileError
-from medai.text.context import CATEGORIES, context_rules, section_attributes
-from medai.text.segment import detect_lang, sentences
+from medai.text.context import CATEGORIES, apply_context
+from medai.text.segment import detect_lang
 
 __all__ = [
     "MED_FIELDS",
@@ -73,17 +73,11 @@ def context_attributes(
     section: str | None = None,
 ) -> list[dict[str, Any]]:
     """ConText attributes for given spans of a text (bundled rules, section applied)."""
-    lang = lang or detect_lang(text)
-    rules = context_rules(lang)
     concepts: list[dict[str, Any]] = [
         {"start": a, "end": b, "section": section, **dict.fromkeys(CATEGORIES, False)}
         for a, b in spans
     ]
-    for sent in sentences(text, lang):
-        inside = [c for c in concepts if sent.start <= c["start"] and c["end"] <= sent.end]
-        if inside:
-            rules.apply(text, sent, inside)
-    section_attributes(concepts)
+    apply_context(text, concepts, lang or detect_lang(text))
     return concepts
 
 
