@@ -155,3 +155,20 @@ def test_standardisation_failure_is_a_rejection(tmp_path: Path) -> None:
     assert table.smiles == ["CCO"]
     assert table.rejected[0].row == 2
     assert table.rejected[0].reason.startswith("standardisation failed: Explicit valence")
+
+
+def test_merge_class_labels_by_majority(tmp_path: Path) -> None:
+    """Duplicated 0/1 labels keep their class (majority); a tie is contradictory -> missing."""
+    path = tmp_path / "bbbp.csv"
+    path.write_text(
+        "smiles,p_np,tox\n"
+        "CCO,1,0\nOCC,1,1\n[Na+].CCO,0,1\n"  # ethanol: 2 x 1 vs 1 x 0 -> 1; tox 2 of 3 -> 1
+        "CCN,1,0\nNCC,0,\n"  # ethylamine: tie -> missing; tox 0 (one blank)
+        "CCC,0,1\n"
+    )
+    table = read_molecules(path, label_cols=["p_np", "tox"])
+    frame = table.frame.set_index("smiles")
+    assert frame.loc["CCO", "p_np"] == 1.0 and frame.loc["CCO", "tox"] == 1.0
+    assert np.isnan(frame.loc["CCN", "p_np"]) and frame.loc["CCN", "tox"] == 0.0
+    assert frame.loc["CCC", "p_np"] == 0.0
+    assert set(np.unique(table.labels(["p_np"])[~np.isnan(table.labels(["p_np"]))])) <= {0, 1}

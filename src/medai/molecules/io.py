@@ -669,9 +669,11 @@ def read_molecules(
         Reject molecules with more heavy atoms (as parsed, before salt stripping).
     dedupe : {"merge", "first", "keep"}
         Rows with the same canonical SMILES: ``"merge"`` keeps one row whose numeric label
-        columns are the mean of the group (``c_std``, ``c_n`` columns added for explicit
-        ``label_cols``; other columns from the first row), ``"first"`` keeps the first row, ``"keep"`` keeps all. Groups are listed
-        in :attr:`MolTable.duplicates` whatever the mode.
+        columns are the mean of the group, or for 0/1 columns the majority class (a tie is
+        contradictory and becomes missing); ``c_std``, ``c_n`` columns are added for explicit
+        ``label_cols``; other columns come from the first row. ``"first"`` keeps the first row,
+        ``"keep"`` keeps all. Groups are listed in :attr:`MolTable.duplicates` whatever the
+        mode.
     label_cols : sequence of str, optional
         Columns that must hold numbers (blank for missing). Default for merging: every numeric
         column except the id.
@@ -866,7 +868,8 @@ def _input_of(inputs: list[str], i: int, rows: Sequence[int]) -> str:
 def _merge(
     table: pd.DataFrame, keys: list[str], firsts: list[int], labels: list[str], explicit: bool
 ) -> pd.DataFrame:
-    """One row per canonical SMILES: label means (with ``_std``/``_n``), first row otherwise."""
+    """One row per canonical SMILES: label means or majority classes (with ``_std``/``_n``),
+    the first row otherwise."""
     base = table.iloc[firsts].reset_index(drop=True)
     grouped = table.groupby(pd.Series(keys, name="_key"), sort=False)
     base.insert(4, "n_rows", grouped.size().to_numpy())
@@ -875,7 +878,12 @@ def _merge(
         g = values.groupby(pd.Series(keys, name="_key"), sort=False)
         means = g.mean()
         for col in labels:
-            base[col] = means[col].to_numpy()
+            merged = means[col].to_numpy()
+            present = values[col].dropna()
+            if len(present) and present.isin((0.0, 1.0)).all():  # a class label: majority vote
+                merged = np.where(merged > 0.5, 1.0, np.where(merged < 0.5, 0.0, np.nan))
+                merged[np.isnan(means[col].to_numpy())] = np.nan
+            base[col] = merged
         if explicit:
             stds = g.std(ddof=1)
             counts = g.count()
