@@ -49,3 +49,26 @@ def esol_smiles(esol_path: Path) -> list[str]:
     import pandas as pd
 
     return [str(s) for s in pd.read_csv(esol_path)["smiles"]]
+
+
+@pytest.fixture(scope="session")
+def nci_logp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 molecules of RDKit's bundled NCI set (RDDataDir) with Crippen logP as the label.
+
+    A real, known structure-property relation: per-atom explanations of a model trained on it
+    should follow Crippen's per-atom contributions.
+    """
+    import pandas as pd
+    from rdkit import Chem, RDConfig
+    from rdkit.Chem import Crippen
+
+    src = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
+    rows = []
+    for line in src.read_text().splitlines()[:800]:
+        smi = line.split()[0] if line.strip() else ""
+        mol = Chem.MolFromSmiles(smi) if smi else None
+        if mol is not None and 5 <= mol.GetNumHeavyAtoms() <= 40:
+            rows.append((smi, Crippen.MolLogP(mol)))
+    path = tmp_path_factory.mktemp("nci") / "nci_logp.csv"
+    pd.DataFrame(rows[:600], columns=["smiles", "logp"]).to_csv(path, index=False)
+    return path

@@ -36,3 +36,41 @@ def test_train_predict_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_text("weight\n12.5\n")
     assert main(["mol", "predict", str(bundle), str(bad)]) == 2
     assert not (tmp_path / "m2").exists()
+
+
+def test_explain_and_generate_cli(
+    nci_logp: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("lightgbm")
+    bundle = tmp_path / "model"
+    assert main(["mol", "train", str(nci_logp), "-t", "logp", "--model", "lightgbm",
+                 "-o", str(bundle)]) == 0  # fmt: skip
+    mols = tmp_path / "mols.csv"
+    mols.write_text("id,smiles\nasp,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\noct,CCCCCCCCO\n")
+    report, atoms, maps = tmp_path / "ex.html", tmp_path / "atoms.csv", tmp_path / "maps"
+    assert main(["mol", "explain", str(bundle), str(mols), "-o", str(report),
+                 "--atoms", str(atoms), "--svg-dir", str(maps)]) == 0  # fmt: skip
+    assert "broken" in capsys.readouterr().err
+    html = report.read_text()
+    assert "data:image/png;base64" in html and "unclosed" in html
+    rows = list(csv.DictReader(atoms.open()))
+    assert {r["id"] for r in rows} == {"asp", "oct"} and len(rows) == 13 + 9
+    assert sorted(p.name for p in maps.iterdir()) == ["0001_asp_logp.svg", "0003_oct_logp.svg"]
+    assert main(["mol", "explain", str(bundle), "-o", str(report)]) == 2  # no molecules
+
+    cand, hist, page = tmp_path / "cand.csv", tmp_path / "hist.csv", tmp_path / "gen.html"
+    args = ["mol", "generate", "-s", "OC(=O)c1ccccc1N", "-m", str(bundle), "--generations", "3",
+            "--population", "20", "--offspring", "40", "--property-range", "-2", "6",
+            "-o", str(cand), "--history", str(hist), "--html", str(page), "--top", "15"]  # fmt: skip
+    assert main(args) == 0
+    out = list(csv.DictReader(cand.open()))
+    assert len(out) == 15 and "pred_logp" in out[0]
+    assert float(out[0]["objective"]) >= float(out[-1]["objective"])
+    assert len(list(csv.DictReader(hist.open()))) == 4 and page.exists()
+    capsys.readouterr()
+    # a regression model without a range: the error says how to give one, nothing written
+    bad = tmp_path / "bad.csv"
+    assert main(["mol", "generate", "-s", "CCO", "-m", str(bundle), "-o", str(bad)]) == 2
+    assert "--property-range" in capsys.readouterr().err and not bad.exists()
+    assert main(["mol", "generate", "-s", "C1CC", "-o", str(bad)]) == 2
+    assert main(["mol", "generate", "-o", str(bad)]) == 2

@@ -85,8 +85,6 @@ def test_save_load_identical(mpnn_bundle: MolBundle, tmp_path: Path) -> None:
     loaded = load_bundle(path)
     assert isinstance(loaded, MolBundle)
     pd.testing.assert_frame_equal(before, loaded.predict(smi))
-    with pytest.raises(NotImplementedError):
-        loaded.explain(smi)
 
 
 def test_lightgbm_and_rf(esol300: Path, tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from medai.core.errors import InvalidInputError, SchemaError
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Drug discovery: molecule tables (SMILES/SDF), drug-likeness and PAINS filters.",
+    help="Drug discovery: filters, similarity screening, property models, explanations and "
+    "model-guided generation for molecules (SMILES/SDF).",
     no_args_is_help=True,
 )
 
@@ -29,6 +30,33 @@ TABLE_SUFFIXES = (".csv", ".json", ".parquet")
 def _check_suffix(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
     if path is not None and path.suffix.lower() not in suffixes:
         raise InvalidInputError(f"{option} {str(path)!r} must end in {', '.join(suffixes)}")
+
+
+def _read_smiles(data: Path, smiles_col: str | None) -> tuple[list[str], list[str]]:
+    """Ids and SMILES as written (no standardisation) of a .smi/SDF file or a table.
+
+    Unreadable SDF records are listed on stderr; table rows keep their SMILES text (blank for
+    a missing cell) so that predictions report each row's error in place.
+    """
+    from medai.core.tables import read_table
+    from medai.molecules.io import _find_id_column, find_smiles_column, read_molecules
+
+    if data.suffix.lower() in (".smi", ".sdf"):
+        table = read_molecules(data, standardize=False, dedupe="keep")
+        for r in table.rejected[:10]:
+            err_console().print(f"row {r.row}: {r.reason}")
+        return list(table.ids), list(table.smiles)
+    frame = read_table(data)
+    columns = [str(c) for c in frame.columns]
+    col = smiles_col or find_smiles_column(columns)
+    if col is None or col not in columns:
+        raise SchemaError(
+            f"{str(data)!r} has no SMILES column {smiles_col or ''!r}; columns: "
+            f"{', '.join(columns)} (name it with --smiles-col)"
+        )
+    id_col = _find_id_column(columns, exclude=col)
+    ids = [str(v) for v in frame[id_col]] if id_col else [str(i + 1) for i in range(len(frame))]
+    return ids, ["" if v is None or v != v else str(v) for v in frame[col]]
 
 
 @app.command("filter")
@@ -260,28 +288,10 @@ def predict_command(
 ) -> None:
     """Predictions with ensemble spread and applicability domain (nearest-neighbour Tanimoto)."""
     from medai.cli.common import write_predictions
-    from medai.core.tables import read_table
-    from medai.molecules.io import find_smiles_column
     from medai.molecules.model import MolBundle
 
     bundle = MolBundle.load(bundle_dir)
-    if data.suffix.lower() in (".smi", ".sdf"):
-        from medai.molecules.io import read_molecules
-
-        table = read_molecules(data, standardize=False, dedupe="keep")
-        for r in table.rejected[:10]:
-            err_console().print(f"row {r.row}: {r.reason}")
-        smiles = list(table.smiles)
-    else:
-        frame = read_table(data)
-        columns = [str(c) for c in frame.columns]
-        col = smiles_col or find_smiles_column(columns)
-        if col is None or col not in columns:
-            raise SchemaError(
-                f"{str(data)!r} has no SMILES column {smiles_col or ''!r}; columns: "
-                f"{', '.join(columns)} (name it with --smiles-col)"
-            )
-        smiles = ["" if v is None or v != v else str(v) for v in frame[col]]
+    _, smiles = _read_smiles(data, smiles_col)
     preds = bundle.predict(smiles)
     write_predictions(preds, out)
 
@@ -303,3 +313,169 @@ def evaluate_command(
     report.save(out)
     print_metrics({k: v.to_dict() for k, v in metrics.items()}, "external metrics")
     err_console().print(f"report written to {out}")
+
+
+@app.command("explain")
+def explain_command(
+    bundle_dir: Path = typer.Argument(..., help="Bundle folder from `medai mol train`."),
+    data: Path | None = typer.Argument(
+        None, help="Molecules (CSV/TSV/Parquet with a SMILES column, .smi or SDF)."
+    ),
+    smiles: list[str] | None = typer.Option(
+        None, "--smiles", "-s", help="A SMILES to explain (repeatable; instead of a file)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML report with similarity maps."),
+    svg_dir: Path | None = typer.Option(
+        None, "--svg-dir", help="Also write one similarity map SVG per molecule and target."
+    ),
+    atoms: Path | None = typer.Option(
+        None, "--atoms", help="Per-atom weights table (.csv, .json or .parquet)."
+    ),
+    steps: int = typer.Option(32, "--steps", help="Integrated-gradient steps (D-MPNN)."),
+    smiles_col: str | None = SMILES_COL,
+) -> None:
+    """Per-atom contributions drawn as similarity maps (red raises, blue lowers the prediction).
+
+    D-MPNN: integrated gradients; LightGBM/random forest: Morgan fingerprint-bit masking.
+    """
+    import pandas as pd
+
+    from medai.core.tables import write_table
+    from medai.molecules.explain import explain_report
+    from medai.molecules.model import MolBundle
+
+    _check_suffix(out, "--out", (".html",))
+    _check_suffix(atoms, "--atoms", TABLE_SUFFIXES)
+    if (data is None) == (not smiles):
+        raise InvalidInputError("give a molecule file or --smiles (one of them)")
+    bundle = MolBundle.load(bundle_dir)
+    if data is not None:
+        ids, texts = _read_smiles(data, smiles_col)
+    else:
+        texts = list(smiles or [])
+        ids = [str(i + 1) for i in range(len(texts))]
+    explanations = []
+    with progress_bar("explaining") as progress:
+        for i, text in enumerate(texts):
+            explanations += bundle.explain(text, steps=steps)
+            progress("explaining", i + 1, len(texts))
+    report = explain_report(explanations, bundle, ids)
+    frames = []
+    for mid, e in zip(ids, explanations, strict=True):
+        f = e.frame()
+        f.insert(0, "smiles", e.smiles)
+        f.insert(0, "id", mid)
+        frames.append(f)
+    if svg_dir is not None:
+        import re
+
+        svg_dir.mkdir(parents=True, exist_ok=True)
+        for n, (mid, e) in enumerate(zip(ids, explanations, strict=True)):
+            if e.mol is None:
+                continue
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", mid)[:60] or str(n + 1)
+            for t in bundle.targets:
+                (svg_dir / f"{n + 1:04d}_{safe}_{t}.svg").write_text(e.svg(t), encoding="utf-8")
+    if atoms is not None:
+        write_table(pd.concat(frames, ignore_index=True), atoms)
+    report.save(out)
+    console = err_console()
+    failed = [(mid, e.error) for mid, e in zip(ids, explanations, strict=True) if e.mol is None]
+    for mid, error in failed[:10]:
+        console.print(f"[yellow]not explained[/] {mid}: {error}", soft_wrap=True)
+    console.print(
+        f"{len(explanations) - len(failed)} of {len(explanations)} molecules explained; "
+        f"report {out}"
+        + (f"; maps in {svg_dir}" if svg_dir else "")
+        + (f"; atom weights in {atoms}" if atoms else ""),
+        soft_wrap=True,
+    )
+
+
+@app.command("generate")
+def generate_command(
+    seed_smiles: list[str] | None = typer.Option(
+        None, "--seed-smiles", "-s", help="Seed SMILES to start from (repeatable)."
+    ),
+    seeds_file: Path | None = typer.Option(
+        None, "--seeds", help="File of seed molecules (CSV with a SMILES column, .smi or SDF)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Candidates table (.csv, .json or .parquet), best first."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="Property model bundle (from `medai mol train`)."
+    ),
+    target: str | None = typer.Option(None, "--target", help="Model target (default: first)."),
+    minimize: bool = typer.Option(
+        False, "--minimize/--maximize", help="Lower predictions are better (default: higher)."
+    ),
+    property_range: tuple[float, float] | None = typer.Option(
+        None, "--property-range", help="Regression: predictions from LO (score 0) to HI (1)."
+    ),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="Objective weights, e.g. property=1,qed=1,sa=0.5,filters=0.5,similarity=0.5 "
+        "(the default; components left out weigh 0).",
+    ),
+    filters: str = typer.Option(
+        "lipinski,veber,pains,brenk", "--filters", help="Rules of the 'filters' component."
+    ),
+    generations: int = typer.Option(20, "--generations"),
+    population: int = typer.Option(100, "--population", help="Survivors per generation."),
+    offspring: int = typer.Option(200, "--offspring", help="Children proposed per generation."),
+    max_atoms: int = typer.Option(50, "--max-atoms", help="Heavy-atom limit of a child."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (a run is reproducible)."),
+    top: int | None = typer.Option(None, "--top", help="Write only the best N candidates."),
+    html: Path | None = typer.Option(
+        None,
+        "--html",
+        help="Report: objective per generation, validity/uniqueness/novelty, "
+        "drawings of the best molecules.",
+    ),
+    history: Path | None = typer.Option(
+        None, "--history", help="Per-generation table (.csv, .json or .parquet)."
+    ),
+) -> None:
+    """Evolve molecules from seeds (SELFIES genetic algorithm) towards a weighted objective."""
+    from medai.core.tables import write_table
+    from medai.molecules.filters import parse_rules
+    from medai.molecules.generate import generate
+    from medai.molecules.model import MolBundle
+
+    _check_suffix(out, "--out", TABLE_SUFFIXES)
+    _check_suffix(history, "--history", TABLE_SUFFIXES)
+    _check_suffix(html, "--html", (".html", ".htm"))
+    if top is not None and top < 1:
+        raise InvalidInputError(f"--top must be at least 1, got {top}")
+    seeds = list(seed_smiles or [])
+    if seeds_file is not None:
+        seeds += _read_smiles(seeds_file, None)[1]
+    if not seeds:
+        raise InvalidInputError("no seed molecules; use --seed-smiles SMILES or --seeds FILE")
+    bundle = MolBundle.load(model) if model is not None else None
+    if bundle is None and weights is None:
+        weights = "qed=1,sa=0.5,filters=0.5,similarity=0.5"  # no model: no property term
+    with progress_bar("generating") as progress:
+        result = generate(
+            seeds, generations=generations, population=population, offspring=offspring,
+            max_atoms=max_atoms, seed=seed, progress=progress, weights=weights,
+            bundle=bundle, target=target, direction="min" if minimize else "max",
+            property_range=property_range, filters=parse_rules(filters),
+        )  # fmt: skip
+    cand = result.candidates if top is None else result.candidates.head(top)
+    write_table(cand, out)
+    if history is not None:
+        write_table(result.history, history)
+    if html is not None:
+        result.report().save(html)
+    last = result.history.iloc[-1]
+    h = result.history
+    err_console().print(
+        f"{len(result.candidates)} distinct molecules scored over {generations} generations; "
+        f"mean validity {h['validity'].mean():.2f}, uniqueness {h['uniqueness'].mean():.2f}, "
+        f"novelty {h['novelty'].mean():.2f}; best objective {last['best_objective']:.3f}; "
+        f"written to {out}" + (f"; report {html}" if html else ""),
+        soft_wrap=True,
+    )

@@ -26,6 +26,7 @@ from medai.core.errors import BundleError, InvalidInputError, require
 if TYPE_CHECKING:
     from rdkit.Chem import Mol
 
+    from medai.molecules.explain import MolExplanation
     from medai.molecules.mpnn import DMPNN
 
 __all__ = [
@@ -392,12 +393,17 @@ class MolBundle(Bundle):
         df["error"] = pd.Series(errors, dtype=object)
         return df
 
-    def explain(self, x: Any) -> Any:
-        """Per-atom attributions are not available yet for molecule models."""
-        raise NotImplementedError(
-            "explain is not implemented yet for molecule models; per-atom attributions come "
-            "in a later release (use predict's nn_similarity and std_ columns meanwhile)"
-        )
+    def explain(self, x: str | Sequence[str], *, steps: int = 32) -> list[MolExplanation]:
+        """Per-atom contributions to the predictions of each SMILES.
+
+        Integrated gradients for a D-MPNN (``steps`` steps), fingerprint-bit masking for
+        LightGBM and random forests on Morgan features; see :mod:`medai.molecules.explain`.
+        Each :class:`~medai.molecules.explain.MolExplanation` draws itself as a similarity map
+        (``.svg()``).
+        """
+        from medai.molecules.explain import explain_bundle
+
+        return explain_bundle(self, x, steps=steps)
 
     # -- persistence -------------------------------------------------------------------------
     def _to_files(self) -> dict[str, bytes]:
