@@ -58,6 +58,14 @@ def test_explain_and_generate_cli(
     assert sorted(p.name for p in maps.iterdir()) == ["0001_asp_logp.svg", "0003_oct_logp.svg"]
     assert main(["mol", "explain", str(bundle), "-o", str(report)]) == 2  # no molecules
 
+    scores = tmp_path / "scores.csv"
+    assert main(["mol", "score", str(bundle), str(mols), "-o", str(scores),
+                 "--batch-size", "2"]) == 0  # fmt: skip
+    scored = list(csv.DictReader(scores.open()))
+    assert [r["id"] for r in scored] == ["asp", "oct"]  # the broken row is reported, not scored
+    assert {"pred_logp", "std_logp", "nn_similarity", "in_domain"} <= set(scored[0])
+    assert "unclosed" in capsys.readouterr().err
+
     cand, hist, page = tmp_path / "cand.csv", tmp_path / "hist.csv", tmp_path / "gen.html"
     args = ["mol", "generate", "-s", "OC(=O)c1ccccc1N", "-m", str(bundle), "--generations", "3",
             "--population", "20", "--offspring", "40", "--property-range", "-2", "6",

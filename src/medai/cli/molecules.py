@@ -315,6 +315,47 @@ def evaluate_command(
     err_console().print(f"report written to {out}")
 
 
+@app.command("score")
+def score_command(
+    bundle_dir: Path = typer.Argument(..., help="Bundle folder from `medai mol train`."),
+    library: Path = typer.Argument(
+        ..., help="Library: CSV/TSV (.gz too) with a SMILES column, .smi or Parquet."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Scores to write (.csv, streamed)."),
+    batch_size: int = typer.Option(
+        50_000, "--batch-size", help="Library rows per batch (memory is bounded by it)."
+    ),
+    smiles_col: str | None = SMILES_COL,
+    id_col: str | None = ID_COL,
+) -> None:
+    """Score a large library with a trained model, batch by batch (bounded memory).
+
+    Each row gets the predictions, spread, nearest-neighbour similarity to the training set
+    and the in-domain flag; rows that do not parse are summarised on stderr.
+    """
+    from medai.molecules.model import MolBundle
+    from medai.molecules.screen import score_file
+
+    _check_suffix(out, "--out", (".csv",))
+    bundle = MolBundle.load(bundle_dir)
+    with progress_bar("library") as progress:
+        result = score_file(
+            library, lambda smiles: bundle.predict(smiles).drop(columns=["smiles"]),
+            out_path=out, batch_size=batch_size, smiles_col=smiles_col, id_col=id_col,
+            progress=progress,
+        )  # fmt: skip
+    console = err_console()
+    for r in result.rejected[:10]:
+        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
+    if len(result.rejected) > 10:
+        console.print(f"... and {len(result.rejected) - 10} more rejected rows")
+    console.print(
+        f"{result.n_scored} of {result.n_rows} library rows scored; {len(result.rejected)} "
+        f"rejected; written to {out}",
+        soft_wrap=True,
+    )
+
+
 @app.command("explain")
 def explain_command(
     bundle_dir: Path = typer.Argument(..., help="Bundle folder from `medai mol train`."),
