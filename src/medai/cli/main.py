@@ -14,6 +14,7 @@ import typer
 
 from medai import __version__
 from medai.cli import datasets as datasets_cli
+from medai.cli import deid as deid_cli
 from medai.cli import demo as demo_cli
 from medai.cli import imaging as imaging_cli
 from medai.cli import molecules as molecules_cli
@@ -35,6 +36,7 @@ app.add_typer(imaging_cli.app, name="image")
 app.add_typer(text_cli.app, name="text")
 app.add_typer(molecules_cli.app, name="mol")
 app.add_typer(datasets_cli.app, name="datasets")
+app.add_typer(deid_cli.app, name="deid")
 app.command("demo")(demo_cli.demo)
 
 

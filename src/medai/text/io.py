@@ -34,15 +34,21 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _ID_COLUMNS = ("id", "note_id", "row_id", "document_id", "doc_id", "record_id")
 _TEXT_COLUMNS = ("text", "note", "note_text", "content", "body", "report")
+_PATIENT_COLUMNS = ("patient_id", "subject_id", "patient", "pid", "mrn", "person_id")
 
 
 @dataclass(frozen=True)
 class Note:
-    """A decoded note: its ``id`` (file stem or id column), text and where it came from."""
+    """A decoded note: its ``id`` (file stem or id column), text and where it came from.
+
+    ``patient_id`` comes from a ``patient_id``/``subject_id``/``mrn``/``patient`` column or
+    field when the input has one.
+    """
 
     id: str
     text: str
     source: str
+    patient_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,10 @@ def check_text(text: str, max_chars: int = MAX_CHARS) -> str | None:
     return None
 
 
-def _note(id_: str, raw: bytes | str, source: str, encoding: str | None, max_chars: int) -> Any:
+def _note(
+    id_: str, raw: bytes | str, source: str, encoding: str | None, max_chars: int,
+    patient: str | None = None,
+) -> Any:  # fmt: skip
     if isinstance(raw, bytes):
         if len(raw) > 4 * max_chars:
             return NoteError(
@@ -127,7 +136,7 @@ def _note(id_: str, raw: bytes | str, source: str, encoding: str | None, max_cha
     problem = check_text(text, max_chars)
     if problem:
         return NoteError(id_, problem, source)
-    return Note(id_, text, source)
+    return Note(id_, text, source, patient)
 
 
 def _files(paths: Sequence[str | Path]) -> Iterator[Path]:
@@ -214,6 +223,7 @@ def _read_table(
             f"{', '.join(columns)})"
         )
     icol = _pick(columns, id_col, _ID_COLUMNS, "id", str(f))
+    pcol = _pick(columns, None, _PATIENT_COLUMNS, "patient", str(f))
     for i, (idx, value) in enumerate(frame[tcol].items()):
         id_ = str(frame[icol].iloc[i]) if icol else str(idx)
         where = f"{f}:row {i + 2}"
@@ -226,7 +236,8 @@ def _read_table(
                 where,
             )
             continue
-        yield _note(id_, value, where, None, max_chars)
+        patient = str(frame[pcol].iloc[i]) if pcol else None
+        yield _note(id_, value, where, None, max_chars, patient)
 
 
 def _read_jsonl(
@@ -256,4 +267,6 @@ def _read_jsonl(
             if not isinstance(value, str):
                 yield NoteError(id_, "text is not a string", where)
                 continue
-            yield _note(id_, value, where, None, max_chars)
+            pcol = _pick(keys, None, _PATIENT_COLUMNS, "patient", where)
+            patient = str(obj[pcol]) if pcol and obj[pcol] is not None else None
+            yield _note(id_, value, where, None, max_chars, patient)

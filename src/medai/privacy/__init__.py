@@ -1,0 +1,1 @@
+"""Privacy: de-identification of clinical notes (English, Chinese) and DICOM headers."""

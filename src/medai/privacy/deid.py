@@ -1,0 +1,158 @@
+"""De-identification of clinical notes: find PHI, then replace it by tags or surrogates.
+
+>>> from medai.privacy.deid import Deidentifier
+>>> d = Deidentifier()
+>>> r = d.deidentify("Mr. John Smith was seen on 03/05/2023.", patient_id="P1")
+>>> r.text
+'Mr. [NAME] was seen on [DATE].'
+
+Detection combines, per language, validated patterns, context cues and name/place
+dictionaries (:mod:`medai.privacy.english`, :mod:`medai.privacy.chinese`) with an optional
+trained sequence tagger (:mod:`medai.privacy.tagger`); overlapping detections are merged
+(:func:`medai.privacy.phi.resolve`). A policy (``types``) says which PHI types are removed;
+the others stay in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from medai.core.errors import InvalidInputError
+from medai.privacy.phi import PHI_TYPES, Span, parse_types, resolve
+from medai.privacy.surrogate import Surrogates, tag
+
+__all__ = ["MODES", "DeidResult", "Deidentifier"]
+
+MODES = ("tags", "surrogate")
+MAX_CHARS = 5_000_000
+
+
+@dataclass
+class DeidResult:
+    """A de-identified note.
+
+    Attributes
+    ----------
+    text : str
+        The note with PHI replaced.
+    spans : list of Span
+        What was replaced, with offsets in the ORIGINAL note.
+    replacements : list of (int, int, str)
+        For each span, its start and end in the NEW text and its replacement.
+    lang : str
+    """
+
+    text: str
+    spans: list[Span]
+    replacements: list[tuple[int, int, str]] = field(default_factory=list)
+    lang: str = "en"
+
+    def standoff(self) -> list[dict[str, Any]]:
+        """Audit records (no original PHI text): offsets in both texts, type, source, score."""
+        return [{"start": s.start, "end": s.end, "type": s.type, "source": s.source,
+                 "score": round(s.score, 3), "out_start": a, "out_end": b}
+                for s, (a, b, _) in zip(self.spans, self.replacements, strict=True)]  # fmt: skip
+
+
+class Deidentifier:
+    """Finds and replaces PHI in English and Chinese notes.
+
+    Parameters
+    ----------
+    lang : {"auto", "en", "zh"}
+        ``auto`` decides per note (Chinese when at least 15% of letters are CJK).
+    types : str or sequence of str, optional
+        PHI types to remove (default: all of :data:`~medai.privacy.phi.PHI_TYPES`).
+    tagger : Tagger, "default" or None
+        A trained sequence tagger added to the rules; ``"default"`` uses medai's bundled
+        tagger when present; None uses rules only.
+    min_score : float
+        Detections scoring below it are ignored.
+    key : str, optional
+        Secret for consistent surrogates (see :class:`~medai.privacy.surrogate.Surrogates`).
+    """
+
+    def __init__(
+        self,
+        lang: str = "auto",
+        types: str | Sequence[str] | None = None,
+        tagger: Any = "default",
+        min_score: float = 0.5,
+        key: str | None = None,
+    ) -> None:
+        if lang not in ("auto", "en", "zh"):
+            raise InvalidInputError(f"lang must be 'auto', 'en' or 'zh', got {lang!r}")
+        if not 0 <= min_score <= 1:
+            raise InvalidInputError(f"min_score must be in [0, 1], got {min_score}")
+        self.lang = lang
+        self.types = parse_types(types)
+        self.min_score = min_score
+        if tagger == "default":
+            from medai.privacy.tagger import default_tagger
+
+            tagger = default_tagger()
+        self.tagger = tagger
+        self.surrogates = Surrogates(key)
+
+    def language(self, text: str) -> str:
+        if self.lang != "auto":
+            return self.lang
+        from medai.text.segment import detect_lang
+
+        return detect_lang(text)
+
+    def find(self, text: str, lang: str | None = None) -> list[Span]:
+        """PHI spans of the types in the policy, non-overlapping, sorted by start."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"a note must be a string, got {type(text).__name__}")
+        if len(text) > MAX_CHARS:
+            raise InvalidInputError(f"the note has {len(text):,} characters; the limit is "
+                                    f"{MAX_CHARS:,} (split it)")  # fmt: skip
+        lang = lang or self.language(text)
+        if lang == "zh":
+            from medai.privacy.chinese import find_chinese
+
+            spans = find_chinese(text)
+        else:
+            from medai.privacy.english import find_english
+
+            spans = find_english(text)
+        if self.tagger is not None:
+            spans += self.tagger.find(text, lang)
+        spans = [s for s in spans if s.score >= self.min_score]
+        return [s for s in resolve(spans, text) if s.type in self.types]
+
+    def deidentify(
+        self, text: str, *, patient_id: str | None = None, mode: str = "tags",
+        lang: str | None = None,
+    ) -> DeidResult:  # fmt: skip
+        """Replace PHI by ``[TYPE]`` tags (``mode="tags"``) or consistent surrogates.
+
+        ``patient_id`` keys the surrogates and the date shift (default: one shared id, so
+        give it when notes of several patients are processed).
+        """
+        if mode not in MODES:
+            raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
+        lang = lang or self.language(text)
+        spans = self.find(text, lang)
+        out, reps, pos, length = [], [], 0, 0
+        patient = str(patient_id) if patient_id is not None else ""
+        for s in spans:
+            out.append(text[pos : s.start])
+            length += s.start - pos
+            if mode == "tags":
+                new = tag(s.type)
+            else:
+                new = self.surrogates.replace(s.type, s.text, patient, lang == "zh")
+            reps.append((length, length + len(new), new))
+            out.append(new)
+            length += len(new)
+            pos = s.end
+        out.append(text[pos:])
+        return DeidResult("".join(out), spans, reps, lang)
+
+
+def all_types() -> tuple[str, ...]:
+    return PHI_TYPES
