@@ -15,16 +15,18 @@ survive):
     best of ``--repeat``, over Lipophilicity SMILES replicated to ``--n-speed``. Then
     :func:`medai.molecules.screen.tanimoto` of one query against 1,000,000 packed fingerprints
     (Lipophilicity fingerprints tiled), and the peak RSS.
-``esol``
-    ESOL, random 80/10/10 splits, one per ``--seeds``: medai D-MPNN (+ RDKit 2D descriptors)
-    and chemprop 2.3.1 on exactly the same train/val/test molecules. chemprop lives in its own
-    virtualenv, ``benchmarks/.chemprop-venv`` (built on first use by :func:`ensure_venv`,
-    git-ignored: torch 2.13.0 CPU first, from the local wheel, then ``chemprop==2.3.1``), and
-    runs as ``chemprop train`` in a subprocess; its test RMSE is computed here from its
-    ``test_predictions.csv``.
-``bbbp``, ``tox21``, ``lipo``
-    medai D-MPNN (+ descriptors), one seed: BBBP scaffold split (ROC-AUC), Tox21 12 tasks random
-    split (mean ROC-AUC), Lipophilicity random split (RMSE).
+``esol``, ``bbbp``
+    ESOL (random 80/10/10 splits, RMSE) and BBBP (chemprop's balanced scaffold split,
+    :func:`medai.molecules.splits.scaffold_split`, ROC-AUC), one split per ``--seeds``: medai
+    D-MPNN (+ RDKit 2D descriptors, settings :data:`MPNN_SETTINGS`) and chemprop 2.3.1 on
+    exactly the same train/val/test molecules. chemprop lives in its own virtualenv,
+    ``benchmarks/.chemprop-venv`` (built on first use by :func:`ensure_venv`, git-ignored:
+    torch 2.13.0 CPU first, from the local wheel, then ``chemprop==2.3.1``), and runs as
+    ``chemprop train`` in a subprocess with its default settings and the same ``--epochs``;
+    its test metric is computed here from its ``test_predictions.csv``.
+``tox21``, ``lipo``
+    medai D-MPNN (+ descriptors), the first seed: Tox21 12 tasks random split (mean ROC-AUC),
+    Lipophilicity random split (RMSE).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ TASKS: dict[str, tuple[str, list[str], str, str, dict[str, float]]] = {
              {"moleculenet": 0.655, "chemprop_paper": 0.555}),
 }  # fmt: skip
 FRAC = (0.8, 0.1, 0.1)
+#: medai D-MPNN settings of every section, passed to ``train`` (chosen on ESOL validation RMSE,
+#: see results/molecules_esol_tuning.md)
+MPNN_SETTINGS: dict[str, Any] = {"descriptors": True}
 
 
 # -- bookkeeping ---------------------------------------------------------------------------------
@@ -263,11 +268,10 @@ def bench_speed(n_mols: int = 40_000, repeat: int = 5, n_screen: int = 1_000_000
 def _table(name: str) -> Any:
     from medai.molecules.io import read_molecules
 
-    file, targets, _, metric, _ = TASKS[name]
-    # merging duplicates averages their labels: conflicting 0/1 labels would become 0.5 and
-    # turn a classification set into regression, so classification sets keep the first row
-    dedupe = "first" if metric == "auroc" else "merge"
-    return read_molecules(DATA / file, smiles_col="smiles", label_cols=targets, dedupe=dedupe)
+    file, targets, _, _, _ = TASKS[name]
+    # duplicates are merged: regression labels averaged, 0/1 labels by majority (a tie becomes
+    # missing), as medai's own read_molecules does for users
+    return read_molecules(DATA / file, smiles_col="smiles", label_cols=targets)
 
 
 def _metric_of(bundle: Any, metric: str) -> dict[str, Any]:
@@ -277,26 +281,33 @@ def _metric_of(bundle: Any, metric: str) -> dict[str, Any]:
 
 
 def run_medai(
-    name: str, seed: int, *, epochs: int, aggregation: str = "mean", tab: Any = None
+    name: str, seed: int, *, epochs: int, tab: Any = None, **settings: Any
 ) -> dict[str, Any]:
-    """Train medai's D-MPNN (+ descriptors) on a benchmark set; test metric and wall time."""
+    """Train medai's D-MPNN (+ descriptors) on a benchmark set; test metric and wall time.
+
+    ``settings`` are passed to :func:`medai.molecules.train.train` (default:
+    :data:`MPNN_SETTINGS`).
+    """
     from medai.molecules.train import train
 
     _, targets, split, metric, _ = TASKS[name]
     tab = tab if tab is not None else _table(name)
+    kw = {**MPNN_SETTINGS, **settings}
     t0 = time.perf_counter()
     task = None if metric == "rmse" else "classification" if len(targets) == 1 else "multitask"
     bundle = train(
-        tab, targets=targets, model="mpnn", task=task, split=split, frac=FRAC, seed=seed, epochs=epochs,
-        descriptors=True, aggregation=aggregation,
+        tab, targets=targets, model="mpnn", task=task, split=split, frac=FRAC, seed=seed,
+        epochs=epochs, **kw,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     m = _metric_of(bundle, metric)
+    val = bundle.card["metrics"]["val"].get(metric, {})
     return {
         "seed": seed,
-        "aggregation": aggregation,
+        "settings": kw,
         metric: m["estimate"],
         f"{metric}_ci95": m.get("ci95"),
+        f"val_{metric}": val.get("estimate"),
         "n_test": m.get("n"),
         "split": bundle.card["split"],
         "best_epochs": bundle.card["model"].get("best_epochs"),
@@ -306,25 +317,36 @@ def run_medai(
     }
 
 
-def _split_rows(tab: Any, target: str, seed: int) -> tuple[list[Any], list[Any]]:
+def _split_rows(
+    tab: Any, target: str, seed: int, split: str = "random"
+) -> tuple[list[Any], list[Any]]:
     """(smiles, labels) per part, exactly as medai's ``train`` splits (labelled rows only)."""
     import numpy as np
 
-    from medai.molecules.splits import random_split
+    from medai.molecules.splits import random_split, scaffold_split
 
     y = tab.labels([target])[:, 0]
     labelled = np.flatnonzero(~np.isnan(y))
-    parts = random_split(len(labelled), FRAC, seed)
+    if split == "random":
+        parts = random_split(len(labelled), FRAC, seed)
+    else:
+        parts = scaffold_split([tab.mols[i] for i in labelled], FRAC, seed)
     smiles = [[tab.smiles[labelled[i]] for i in p] for p in parts]
     labels = [[float(y[labelled[i]]) for i in p] for p in parts]
     return smiles, labels
 
 
-def run_chemprop(exe: Path, tab: Any, target: str, seed: int, *, epochs: int) -> dict[str, Any]:
-    """chemprop 2.3.1 on medai's split of ``tab``; test RMSE from its test predictions."""
+def run_chemprop(
+    exe: Path, tab: Any, target: str, seed: int, *, epochs: int, split: str = "random",
+    metric: str = "rmse",
+) -> dict[str, Any]:  # fmt: skip
+    """chemprop 2.3.1 on medai's split of ``tab``; test RMSE or ROC-AUC from its predictions."""
     import numpy as np
 
-    smiles, labels = _split_rows(tab, target, seed)
+    from medai.core.metrics import auroc
+
+    smiles, labels = _split_rows(tab, target, seed, split)
+    task_type = "regression" if metric == "rmse" else "classification"
     with tempfile.TemporaryDirectory(prefix="medai-chemprop-") as tmp:
         paths = []
         for part, s, y in zip(("train", "val", "test"), smiles, labels, strict=True):
@@ -338,7 +360,7 @@ def run_chemprop(exe: Path, tab: Any, target: str, seed: int, *, epochs: int) ->
         chemprop = exe.parent / "chemprop"
         # chemprop v2: three --data-path files are train, val, test (no --separate-* flags)
         cmd = [str(chemprop), "train", "--data-path", *map(str, paths),
-               "--task-type", "regression", "--epochs", str(epochs),
+               "--task-type", task_type, "--epochs", str(epochs),
                "--smiles-columns", "smiles", "--target-columns", target,
                "--data-seed", str(seed), "--pytorch-seed", str(seed),
                "--accelerator", "cpu", "--devices", "1", "--save-dir", str(save)]  # fmt: skip
@@ -352,11 +374,11 @@ def run_chemprop(exe: Path, tab: Any, target: str, seed: int, *, epochs: int) ->
         if not found:
             raise RuntimeError(f"no test_predictions.csv under {save}: {list(save.rglob('*'))}")
         with open(found[0], newline="", encoding="utf-8") as fh:
-            pred = [float(r[target]) for r in csv.DictReader(fh)]
+            pred = np.asarray([float(r[target]) for r in csv.DictReader(fh)])
     y = np.asarray(labels[2])
-    rmse = float(np.sqrt(np.mean((np.asarray(pred) - y) ** 2)))
-    return {"seed": seed, "rmse": rmse, "n_test": len(y), "n_train": len(smiles[0]),
-            "wall_s": wall, "command": " ".join(cmd[1:])}  # fmt: skip
+    value = float(np.sqrt(np.mean((pred - y) ** 2))) if metric == "rmse" else auroc(y, pred)
+    return {"seed": seed, metric: value, "n_test": len(y), "n_train": len(smiles[0]),
+            "n_val": len(smiles[1]), "wall_s": wall, "command": " ".join(cmd[1:])}  # fmt: skip
 
 
 def _summary(runs: list[dict[str, Any]], metric: str) -> dict[str, Any]:
@@ -367,20 +389,22 @@ def _summary(runs: list[dict[str, Any]], metric: str) -> dict[str, Any]:
             "wall_s_total": sum(r["wall_s"] for r in runs), "runs": runs}  # fmt: skip
 
 
-def bench_esol(
-    seeds: Sequence[int], *, epochs: int, chemprop: bool, sum_aggregation: bool
+def bench_compare(
+    name: str, seeds: Sequence[int], *, epochs: int, chemprop: bool
 ) -> dict[str, Any]:
-    """ESOL: medai D-MPNN (+descriptors) and chemprop on the same random splits."""
-    tab = _table("esol")
-    out: dict[str, Any] = {"references": TASKS["esol"][4], "epochs": epochs,
-                           "n_molecules": len(tab.smiles), "frac": FRAC}  # fmt: skip
+    """medai D-MPNN (+descriptors) and chemprop on the same splits of ``name``, one per seed."""
+    _, targets, split, metric, refs = TASKS[name]
+    tab = _table(name)
+    out: dict[str, Any] = {"references": refs, "split": split, "metric": metric,
+                           "epochs": epochs, "n_molecules": len(tab.smiles), "frac": FRAC,
+                           "seeds": list(seeds), "settings": MPNN_SETTINGS}  # fmt: skip
     runs = []
     for seed in seeds:
-        r = run_medai("esol", seed, epochs=epochs, tab=tab)
-        print(f"esol medai seed {seed}: rmse {r['rmse']:.3f} ({r['wall_s']:.0f} s)",
+        r = run_medai(name, seed, epochs=epochs, tab=tab)
+        print(f"{name} medai seed {seed}: {metric} {r[metric]:.3f} ({r['wall_s']:.0f} s)",
               file=sys.stderr, flush=True)  # fmt: skip
         runs.append(r)
-    out["medai"] = _summary(runs, "rmse")
+    out["medai"] = _summary(runs, metric)
     if chemprop:
         try:
             t0 = time.perf_counter()
@@ -389,22 +413,20 @@ def bench_esol(
             out["chemprop_versions"] = _venv_versions(exe)
             cruns = []
             for seed in seeds:
-                r = run_chemprop(exe, tab, "logp", seed, epochs=epochs)
-                print(f"esol chemprop seed {seed}: rmse {r['rmse']:.3f} ({r['wall_s']:.0f} s)",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                r = run_chemprop(exe, tab, targets[0], seed, epochs=epochs, split=split,
+                                 metric=metric)  # fmt: skip
+                print(f"{name} chemprop seed {seed}: {metric} {r[metric]:.3f} "
+                      f"({r['wall_s']:.0f} s)", file=sys.stderr, flush=True)  # fmt: skip
                 cruns.append(r)
-            out["chemprop"] = _summary(cruns, "rmse")
-            out["medai_beats_chemprop_rmse"] = (
-                out["medai"]["rmse_mean"] < out["chemprop"]["rmse_mean"]
-            )
+            out["chemprop"] = _summary(cruns, metric)
+            ours, theirs = out["medai"][f"{metric}_mean"], out["chemprop"][f"{metric}_mean"]
+            out[f"medai_beats_chemprop_{metric}"] = ours < theirs if metric == "rmse" else ours > theirs
             out["medai_faster"] = out["medai"]["wall_s_total"] < out["chemprop"]["wall_s_total"]
         except (RuntimeError, SystemExit, subprocess.CalledProcessError) as exc:
             out["chemprop_error"] = str(exc)[-2000:]
             print(f"chemprop failed: {str(exc)[-500:]}", file=sys.stderr, flush=True)
-    out["medai_goal_le_0.58"] = out["medai"]["rmse_mean"] <= 0.58
-    if sum_aggregation:
-        sruns = [run_medai("esol", s, epochs=epochs, aggregation="sum", tab=tab) for s in seeds]
-        out["medai_sum"] = _summary(sruns, "rmse")
+    if name == "esol":
+        out["medai_goal_le_0.58"] = out["medai"]["rmse_mean"] <= 0.58
     return out
 
 
@@ -422,12 +444,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                     help="sections to run (default: all, in order)")  # fmt: skip
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="ESOL split seeds")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                    help="split seeds of 'esol' and 'bbbp' (the first for 'tox21', 'lipo')")  # fmt: skip
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--n-speed", type=int, default=40_000, help="molecules in the speed test")
     ap.add_argument("--repeat", type=int, default=5, help="speed runs (the best one counts)")
-    ap.add_argument("--no-chemprop", action="store_true", help="skip chemprop in 'esol'")
-    ap.add_argument("--sum", action="store_true", help="also ESOL with aggregation='sum'")
+    ap.add_argument("--no-chemprop", action="store_true", help="skip chemprop in esol/bbbp")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--keep", action="store_true",
                     help="keep the sections of an existing --out that are not run now")  # fmt: skip
@@ -463,9 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{res['molecules_per_s']['medai']:.0f}/s ({res['medai_over_rdkit']:.3f}); "
                   f"tanimoto 1M {res['screen']['best_s']:.3f} s; peak RSS "
                   f"{res['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)  # fmt: skip
-        elif name == "esol":
-            res = bench_esol(args.seeds, epochs=args.epochs, chemprop=not args.no_chemprop,
-                             sum_aggregation=args.sum)  # fmt: skip
+        elif name in ("esol", "bbbp"):
+            res = bench_compare(name, args.seeds, epochs=args.epochs,
+                                chemprop=not args.no_chemprop)  # fmt: skip
         else:
             try:
                 res = bench_task(name, args.seeds[0], epochs=args.epochs)

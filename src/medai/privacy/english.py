@@ -42,7 +42,7 @@ _DATE_TEXT = re.compile(
 )
 _MD_CUES = re.compile(r"(?:\bon|since|from|until|till|thru|through|dated?|dos|seen|visit|"
                       r"appt|appointment|admit(?:ted)?|discharged?|f/u|follow[- ]up|by|"
-                      r"before|after|due|edd|lmp|surgery|returns?|-)\s*$", _FLAGS)  # fmt: skip
+                      r"before|after|due|edd|lmp|surgery|returns?|note|rn|md|-|\n|^)\s*$", _FLAGS)  # fmt: skip
 _NOT_MD_AFTER = re.compile(r"^\s*(?:tabs?|tablets?|caps?|mg|mcg|ml|g\b|units?|puffs?|drops?|"
                            r"strength|power|motor|reflex|pain|scale|score|doses?|of\b|ns\b|"
                            r"%)", _FLAGS)  # fmt: skip
@@ -87,7 +87,7 @@ def _dates(text: str) -> Iterator[Span]:
             continue
         if b in (5, 10) and not _MD_CUES.search(before):
             continue  # strength 4/5, pain 3/10
-        if re.search(r"\d\s*$", before) or re.match(r"\s*\d", after):
+        if re.match(r"\s*\d+\s*(?:mg|ml|tab|cap|%)", after, _FLAGS):
             continue
         yield Span(m.start(), m.end(), "DATE", m.group(), "pattern", 0.8)
 
@@ -120,7 +120,8 @@ _ID_LABEL = (
 )
 _ID_CUE = re.compile(rf"\b(?:{_ID_LABEL})\s*(?:[:#=]|is|no\.?)?\s*(?:#\s*)?"
                      r"([A-Z]{0,4}[-]?\d[\dA-Z-]{3,}|\d{4,}[A-Z]?)\b", _FLAGS)  # fmt: skip
-_ID_SHAPE = re.compile(r"(?<![\w./-])(?:[A-Z]{1,4}-?\d{5,}[A-Z0-9-]*|\d{7,}(?:-\d+)?)(?![\w/-])")
+_ID_SHAPE = re.compile(r"(?<![\w./-])(?:[A-Z]{1,4}-?\d{5,}[A-Z0-9-]*|[A-Z]{1,4}\d{0,3}-\d{2,4}-?\d{3,}|"
+                       r"\d{7,}(?:-\d+)?)(?![\w/-])")  # fmt: skip
 _DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
 _AGE = re.compile(
     r"(?<![\d.])(9\d|1[0-2]\d)(?:\s*|-)(?:y(?:ears?|rs?)?[-\s]?o(?:ld)?\b|y/o|yo\b|y\.o\.?|"
@@ -128,6 +129,7 @@ _AGE = re.compile(
     _FLAGS,
 )
 _AGE_CUE = re.compile(r"\b(?:age[d:]?|aged|age of|at age)\s*:?\s*(9\d|1[0-2]\d)\b", _FLAGS)
+_AGE_SEX = re.compile(r"(?<![\d./-])(9\d|1[0-2]\d)\s?(?:[MF]|y/?o)\b")
 _ZIP_AFTER_STATE = re.compile(
     r"\b([A-Z]{2}|[A-Z][a-z]+(?: [A-Z][a-z]+)?)\.?,?\s+(\d{5}(?:-\d{4})?)\b"
 )
@@ -139,7 +141,7 @@ _URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"')\]]+|\b[\w-]+(?:\.[\w-
                   r"(?:com|org|net|edu|gov|io|us|health|care|info|biz)(?:/[^\s<>\"')\]]*)?\b",
                   _FLAGS)  # fmt: skip
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{0,4}(?![\w:])", _FLAGS)
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])", _FLAGS)
 
 # --- addresses and places ---------------------------------------------------------------------
 _STREET_SUFFIX = (
@@ -156,11 +158,15 @@ _ADDRESS = re.compile(
     rf"[\w-]+)?",
 )
 _POBOX = re.compile(r"\bP\.?\s?O\.?\s*Box\s+\d+\b", _FLAGS)
-_CITY_STATE = re.compile(r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}),\s*([A-Z]{2})\b(?:\s+\d{5})?")
+_CITY_STATE = re.compile(r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})(?:,[ \t]*([A-Z]{2})\b|[ \t]+"
+                         r"([A-Z]{2})(?=[ \t]+\d{5}))")  # fmt: skip
+_CITY_ZIP = re.compile(r"(?:,|\b(?:Rd|St|Ave|Dr|Ln|Ct|Way|Blvd)\.?)[ \t]+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)"
+                       r"{0,2}),?[ \t]+(\d{5}(?:-\d{4})?)\b")  # fmt: skip
 _CITY_CUE = re.compile(
     r"\b(?:lives? in|living in|resides? in|resident of|from|moved to|born in|native of|"
     r"relocated to|visiting|returned from|traveled to|travelled to|home in|located in|"
-    r"town of|city of|county of)\s+((?:[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}))",
+    r"town of|city of|county of|in|at|near|to|kids in|family in|, )[ \t]+"
+    r"((?:[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}))",
 )
 _INSTITUTION_WORDS = (
     r"Hospital|Medical Center|Med Ctr|Medical Centre|Health System|Health Center|Healthcare|"
@@ -171,7 +177,15 @@ _INSTITUTION_WORDS = (
     r"Senior Living|Assisted Living|Living Center|Home Health|University|College|School|"
     r"Academy|Elementary|High School|Middle School|Institute|Laboratory|Laboratories|Labs|"
     r"Imaging|Radiology|Dialysis|Memorial|Children's|VA Medical Center|Health|Manor|Village|"
-    r"Corporation|Corp|Inc|LLC|Company|Co\.|Industries|Foods|Bank|Church|Center|Centre"
+    r"Corporation|Corp|Inc|LLC|Company|Co\.|Industries|Foods|Bank|Church|Center|Centre|"
+    r"Neurology|Endocrine|Endocrinology|Orthopedics|Orthopedic Group|Orthopaedics|"
+    r"Sports Medicine|Allergy & Asthma|Allergy and Asthma|Dermatology|Urology|Gastroenterology|"
+    r"Pulmonology|Nephrology|Rheumatology|Psychiatry|Behavioral Health|Women's Health|"
+    r"Eye Care|Vision|Dental|Dentistry|Orthodontics|Podiatry|Chiropractic|Group|Partners|"
+    r"Roofing|Construction|Storage|Logistics|Trucking|Motors|Manufacturing|Farms|Dairy|"
+    r"Restaurant|Diner|Hotel|Inn|Market|Store|Warehouse|Plant|Mills|North America|Services|"
+    r"Solutions|Systems|Technologies|Insurance|Elementary School|High|Preschool|Daycare|"
+    r"Day Care|Academy|Kids|Pediatric Associates"
 )
 _INSTITUTION = re.compile(
     rf"\b(?:(?:St\.?|Saint|Mt\.?|Mount)\s+)?(?:[A-Z][\w'&.-]*\s+(?:of\s+(?:the\s+)?)?){{1,5}}"
@@ -199,7 +213,9 @@ _GENERIC_INSTITUTION = re.compile(
 )
 
 # --- names ------------------------------------------------------------------------------------
-_NAME_TOKEN = r"(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*|[A-Z]'[A-Z][a-z]+|Mc[A-Z][a-z]+|[A-Z]\.)"
+_UP = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_NAME_TOKEN = (rf"(?:[{_UP}](?:[a-zß-öø-ÿā-ž]|[{_UP}](?=[a-z]))+(?:[-'][{_UP}]?[a-zß-öø-ÿā-ž]+)*|"
+               rf"[A-Z]'[A-Z][a-z]+|[A-Z]\.)")  # fmt: skip
 _NAME_SEQ = rf"{_NAME_TOKEN}(?:[ \t]+{_NAME_TOKEN}){{0,3}}"
 _TITLE = re.compile(
     rf"\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Sr|Sister|Nurse|Rev|Fr|Father|Pastor|"
@@ -228,24 +244,64 @@ _VERB_CUE = re.compile(
     rf"physician|surgeon|nurse|rn|np|pa|therapist|pharmacist|patient|pt|name|contact|"
     rf"emergency contact|next of kin|nok|accompanied by|with (?:his|her|their) ({_RELATION})|"
     rf"informant|historian|guarantor|insured|subscriber|electronically signed by|e-signed by|"
-    rf"sig|signature|from|to|attn|dear|sincerely|regards|thanks|thank you)\b[ \t]*[,:]?"
+    rf"sig|signature|from|to|attn|dear|sincerely|regards|thanks|thank you|re|"
+    rf"adjuster|reader|reading|cm|case manager|coordinator|manager|supervisor|"
+    rf"charge nurse|doula|midwife|chaplain|dietitian|aide|interpreter)\b[ \t]*[,:]?"
     rf"[ \t]*(?:Dr\.?[ \t]+)?({_NAME_SEQ})",
 )
 _NAME_FIELD = re.compile(rf"(?m)^[ \t]*(?i:patient(?:'s)? name|name|pt name|patient|insured|"
                          rf"guarantor|caregiver|contact)[ \t]*[:=][ \t]*({_NAME_SEQ}|"
                          rf"[A-Z][A-Z'-]+,\s*[A-Z][A-Z'-]+(?:\s+[A-Z]\.?)?)")  # fmt: skip
+_NAME_AGE = re.compile(rf"({_NAME_SEQ}),?[ \t]+(?:\d{{1,3}}[ \t]?(?:[MF]\b|y/?o\b|yo\b|-?year|"
+                       rf"y\.o\.)|\((?:DOB|MRN|age|dob)\b|(?:DOB|MRN)\b)")  # fmt: skip
+_LOWER_CUE = re.compile(r"\b(?:dr|pt|mr|mrs|ms|miss|patient|neighbor|neighbour|wife|husband|"
+                        r"son|daughter|dtr|mother|father|sister|brother|spoke(?: to| with)?|"
+                        r"called|per|fam|family)\.?[ \t]*\(?([a-z]{2,}(?:[ \t]+[a-z]{2,}){0,2})")  # fmt: skip
+_LAST_FIRST_CUE = re.compile(r"(?:\b(?:PT|Pt|Patient|PATIENT|Re|RE|Name|NAME)\s*:|[—–])[ \t]*"
+                             r"([A-Z][A-Za-z'-]+,[ \t]*[A-Z][A-Za-z'-]+(?:[ \t]+[A-Z]\.?)?)")  # fmt: skip
+_INITIALS_ROLE = re.compile(r"(?<![\w.])([A-Z]\.[ ]?[A-Z]\.(?:[ ]?[A-Z]\.)?|[A-Z]{2,3}|[a-z]{2,3})"
+                            r"[ ,]+(?:RN|rn|MD|md|NP|np|PA|LPN|lpn|CNA|PT|RT|SW)\b")  # fmt: skip
+_SIGNATURE = re.compile(r"(?m)(?:^|[.;]\s+)[—–/-]+[ \t]*([A-Z][a-z]+(?:[ \t]+[A-Z][\w.'-]+){0,2}|"
+                        r"[A-Z]\.[ ]?[A-Z][a-z]+|[A-Z]{2,3}|[a-z]{2,3})[ \t]*$")  # fmt: skip
+_UNITS = frozenset("ED ER ICU OR PACU CCU MICU SICU NICU PICU ED ICU RN MD NP PA PT OT RT SW CM "
+                   "GI ENT OB ID IR IV PO BP HR RR BMP CBC CT MRI ECG EKG ACE ARB DNR DNI CPR "
+                   "SNF LTC ALF VNA HH AM PM AND THE FOR NO YES NKA NKDA PRN BID TID QID QD "
+                   "QHS HS ASAP STAT OK ADD PER VIA DR MR MS".split())  # fmt: skip
 _LAST_FIRST = re.compile(r"\b([A-Z][A-Za-z'-]+),[ \t]*([A-Z][A-Za-z]+)(?:[ \t]+[A-Z]\.?)?\b")
 _CAP_WORD = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*\b|\b[A-Z]{2,}\b")
-_NOT_NAME_WORDS = frozenset(["patient", "pt", "the", "a", "an", "he", "she", "his", "her", "they", "this", "that", "there", "these", "those", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "with", "by", "from", "as", "is", "was", "be", "been", "has", "had", "have", "do", "does", "did", "not", "no", "yes", "mr", "mrs", "ms", "dr", "md", "rn", "np", "pa", "will", "may", "can", "should", "would", "could", "must", "shall", "might", "history", "exam", "plan", "assessment", "impression", "diagnosis", "diagnoses", "hpi", "ros", "pmh", "psh", "fh", "sh", "meds", "medications", "allergies", "labs", "vitals", "note", "notes", "discharge", "admission", "admitted", "today", "yesterday", "tomorrow", "morning", "evening", "night", "day", "week", "month", "year", "follow", "followup", "return", "call", "please", "see", "continue", "start", "stop", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december", "hospital", "clinic", "center", "medical", "health", "unit", "floor", "room", "bed", "er", "ed", "icu", "or", "emergency", "department", "dept", "service", "team", "signed", "dictated", "reviewed", "electronically", "attending", "resident", "intern", "fellow", "nurse", "physician", "surgeon", "provider", "doctor", "family", "mother", "father", "wife", "husband", "son", "daughter", "brother", "sister", "spouse", "partner", "friend", "he's", "she's", "i'm", "we're", "negative", "positive", "normal", "abnormal", "left", "right", "bilateral", "chest", "heart", "lung", "lungs", "abdomen", "head", "neck", "back", "pain", "fever", "cough", "nausea", "vomiting", "diarrhea", "blood", "pressure", "rate", "oxygen", "saturation", "glucose", "insulin", "aspirin", "tylenol", "cardiology", "oncology", "neurology", "radiology", "pathology", "pharmacy", "lab", "laboratory", "social", "work", "case", "management", "physical", "therapy", "occupational", "speech", "home", "health", "hospice", "palliative", "care", "primary", "medicine", "surgery", "internal", "general", "pediatrics", "obstetrics", "gynecology", "psychiatry", "dermatology", "urology", "orthopedics", "ophthalmology", "ent", "gi", "renal", "pulmonary", "endocrine", "infectious", "disease"])  # fmt: skip
+_NOT_NAME_WORDS = frozenset(["rev", "fr", "sr", "chaplain", "advisor", "office", "privacy", "user", "baby", "code", "stroke", "echo", "prelim", "instructions", "summary", "patient", "pt", "the", "a", "an", "he", "she", "his", "her", "they", "this", "that", "there", "these", "those", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "with", "by", "from", "as", "is", "was", "be", "been", "has", "had", "have", "do", "does", "did", "not", "no", "yes", "mr", "mrs", "ms", "dr", "md", "rn", "np", "pa", "will", "may", "can", "should", "would", "could", "must", "shall", "might", "history", "exam", "plan", "assessment", "impression", "diagnosis", "diagnoses", "hpi", "ros", "pmh", "psh", "fh", "sh", "meds", "medications", "allergies", "labs", "vitals", "note", "notes", "discharge", "admission", "admitted", "today", "yesterday", "tomorrow", "morning", "evening", "night", "day", "week", "month", "year", "follow", "followup", "return", "call", "please", "see", "continue", "start", "stop", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december", "hospital", "clinic", "center", "medical", "health", "unit", "floor", "room", "bed", "er", "ed", "icu", "or", "emergency", "department", "dept", "service", "team", "signed", "dictated", "reviewed", "electronically", "attending", "resident", "intern", "fellow", "nurse", "physician", "surgeon", "provider", "doctor", "family", "mother", "father", "wife", "husband", "son", "daughter", "brother", "sister", "spouse", "partner", "friend", "he's", "she's", "i'm", "we're", "negative", "positive", "normal", "abnormal", "left", "right", "bilateral", "chest", "heart", "lung", "lungs", "abdomen", "head", "neck", "back", "pain", "fever", "cough", "nausea", "vomiting", "diarrhea", "blood", "pressure", "rate", "oxygen", "saturation", "glucose", "insulin", "aspirin", "tylenol", "cardiology", "oncology", "neurology", "radiology", "pathology", "pharmacy", "lab", "laboratory", "social", "work", "case", "management", "physical", "therapy", "occupational", "speech", "home", "health", "hospice", "palliative", "care", "primary", "medicine", "surgery", "internal", "general", "pediatrics", "obstetrics", "gynecology", "psychiatry", "dermatology", "urology", "orthopedics", "ophthalmology", "ent", "gi", "renal", "pulmonary", "endocrine", "infectious", "disease"])  # fmt: skip
 
 
-def _name_spans(text: str, start: int, group: str, source: str, score: float) -> Iterator[Span]:
-    """Split a matched name sequence at words that cannot be names; yield the name part."""
+_MONTH_WORDS = frozenset(("january", "february", "march", "april", "may", "june", "july",
+                          "august", "september", "october", "november", "december"))  # fmt: skip
+
+
+def _common_words() -> frozenset[str]:
+    """Frequent English words (Faker's lorem list) and clinical words: never a name alone."""
+    global _COMMON
+    if _COMMON is None:
+        from medai.core.errors import require
+
+        lorem = require("faker.providers.lorem.en_US", "privacy")
+        _COMMON = frozenset(w.lower() for w in lorem.Provider.word_list) | _NOT_NAME_WORDS
+    return _COMMON
+
+
+_COMMON: frozenset[str] | None = None
+
+
+def _name_spans(
+    text: str, start: int, group: str, source: str, score: float, strong: bool = False
+) -> Iterator[Span]:
+    """Split a matched name sequence at words that cannot be names; yield the name part.
+
+    After a strong cue (a title, a relation) month words count as names ("Mother June").
+    """
     words = list(re.finditer(r"[A-Za-z][\w'.-]*", group))
     keep = []
     for w in words:
         lw = w.group().lower().rstrip(".")
-        if lw in _NOT_NAME_WORDS:
+        if lw in _NOT_NAME_WORDS and not (strong and lw in _MONTH_WORDS and keep == []):
             break
         g = gazetteer()
         if len(lw) > 1 and w.group().isupper() and lw not in g.last_names \
@@ -266,7 +322,34 @@ def _names(text: str) -> list[Span]:
     for rx, source, score in ((_TITLE, "context", 0.95), (_POSTNOMINAL, "context", 0.9),
                               (_RELATION_CUE, "context", 0.8), (_NAME_FIELD, "context", 0.9)):  # fmt: skip
         for m in rx.finditer(text):
-            out.extend(_name_spans(text, m.start(1), m.group(1), source, score))
+            out.extend(_name_spans(text, m.start(1), m.group(1), source, score,
+                                   strong=rx is not _POSTNOMINAL))  # fmt: skip
+    common = _common_words()
+    for m in _NAME_AGE.finditer(text):
+        words = [w.lower().rstrip(".") for w in m.group(1).split()]
+        if not any(w in common for w in words) or any(w in g.first_names for w in words):
+            out.extend(_name_spans(text, m.start(1), m.group(1), "context", 0.85))
+    for m in _LOWER_CUE.finditer(text):  # "dr hollis", "pt ella mae rutledge"
+        words = m.group(1).split()
+        keep = []
+        for w in words:
+            if w in common or (w not in g.first_names and w not in g.last_names):
+                break
+            keep.append(w)
+        if keep:
+            value = " ".join(keep)
+            out.append(Span(m.start(1), m.start(1) + len(value), "NAME", value, "context", 0.7))
+    for m in _LAST_FIRST_CUE.finditer(text):
+        out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.9))
+    for m in _INITIALS_ROLE.finditer(text):
+        if m.group(1).upper() not in _UNITS:
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.75))
+    for m in _SIGNATURE.finditer(text):
+        value = m.group(1)
+        if value.lower() not in common and value.upper() not in _UNITS:
+            out.extend(_name_spans(text, m.start(1), value, "context", 0.75)
+                       if value[0].isupper() and not value.isupper() else
+                       [Span(m.start(1), m.end(1), "NAME", value, "context", 0.7)])  # fmt: skip
     for m in _VERB_CUE.finditer(text):
         grp = m.lastindex or 0
         if grp >= 1 and m.group(grp):
@@ -281,22 +364,27 @@ def _names(text: str) -> list[Span]:
         last, first = m.group(1).lower(), m.group(2).lower()
         if last in g.last_names and first in g.first_names:
             out.append(Span(m.start(), m.end(), "NAME", m.group(), "dictionary", 0.85))
-    # dictionary pairs: First Last, First M. Last
-    for m in re.finditer(r"\b([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\b",
-                         text):  # fmt: skip
+    # dictionary pairs: First Last, First M. Last (one known part, neither a common word)
+    for m in re.finditer(r"\b([A-Z][a-z]+)[ \t]+(?:[A-Z]\.[ \t]+)?([A-Z][a-z]+(?:-[A-Z][a-z]+)?)"
+                         r"\b", text):  # fmt: skip
         first, last = m.group(1).lower(), m.group(2).lower()
-        if first in g.first_names and last in g.last_names and first not in _NOT_NAME_WORDS \
-                and last not in _NOT_NAME_WORDS:  # fmt: skip
-            out.append(Span(m.start(), m.end(), "NAME", m.group(), "dictionary", 0.75))
+        known = (first in g.first_names) + (last in g.last_names)
+        if first in common or last.split("-")[0] in common:
+            known = 2 if first in g.first_names and last in g.last_names and \
+                first not in _NOT_NAME_WORDS and last not in _NOT_NAME_WORDS else 0  # fmt: skip
+        if known:
+            out.append(Span(m.start(), m.end(), "NAME", m.group(), "dictionary",
+                            0.8 if known == 2 else 0.6))  # fmt: skip
     return out
 
 
 def _propagate(text: str, names: list[Span]) -> list[Span]:
     """Every other occurrence of a found name's words (3+ letters, capitalised) in the note."""
     words = set()
+    common = _common_words()
     for s in names:
-        for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", s.text):
-            if w.lower() not in _NOT_NAME_WORDS:
+        for w in re.findall(r"[^\W\d_][\w'-]{2,}", s.text):
+            if w.lower() not in common:
                 words.add(w)
     out = []
     for w in words:
@@ -313,9 +401,21 @@ def _places(text: str) -> Iterator[Span]:
     for m in _POBOX.finditer(text):
         yield Span(m.start(), m.end(), "ADDRESS", m.group())
     for m in _CITY_STATE.finditer(text):
-        city, state = m.group(1), m.group(2)
+        city, state = m.group(1), m.group(2) or m.group(3)
         if state.lower() in g.states_en:
-            yield Span(m.start(1), m.end(1), "CITY", city, "context", 0.9)
+            # "1590 Tully Rd, Apt 12, San Jose CA": keep the known city at the end
+            words = city.split()
+            for n in range(len(words)):
+                cand = " ".join(words[n:])
+                if cand.lower() in g.cities_en or n == len(words) - 1:
+                    yield Span(m.end(1) - len(cand), m.end(1), "CITY", cand, "context", 0.9)
+                    break
+            zip_m = re.match(r"[ \t]+(\d{5}(?:-\d{4})?)\b", text[m.end() :])
+            if zip_m:
+                yield Span(m.end() + zip_m.start(1), m.end() + zip_m.end(1), "ZIP", zip_m.group(1))
+    for m in _CITY_ZIP.finditer(text):
+        yield Span(m.start(1), m.end(1), "CITY", m.group(1), "context", 0.85)
+        yield Span(m.start(2), m.end(2), "ZIP", m.group(2))
     for m in _CITY_CUE.finditer(text):
         city = m.group(1)
         words = city.split()
@@ -362,8 +462,9 @@ def _numbers(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "ID", m.group(), "pattern", 0.8)
     for m in _AGE.finditer(text):
         yield Span(m.start(1), m.end(1), "AGE", m.group(1))
-    for m in _AGE_CUE.finditer(text):
-        yield Span(m.start(1), m.end(1), "AGE", m.group(1))
+    for rx in (_AGE_CUE, _AGE_SEX):
+        for m in rx.finditer(text):
+            yield Span(m.start(1), m.end(1), "AGE", m.group(1))
 
 
 def _internet(text: str) -> Iterator[Span]:
