@@ -53,16 +53,17 @@ def valid_id_card(text: str) -> bool:
 
 _ID_CARD = re.compile(r"(?<![\dA-Za-z])(\d{17}[\dXx]|\d{15})(?![\dA-Za-z])")
 _MOBILE = re.compile(r"(?<![\d])(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)")
-_LANDLINE = re.compile(r"(?<![\d-])(?:[(（]0\d{2,3}[)）]\s?|0\d{2,3}[-\s－]?)\d{7,8}"
+_LANDLINE = re.compile(r"(?<![\d-])(?:[(（]0\d{2,3}[)）]\s?|0\d{2,3}[-\s－]?)(?:\d{7,8}|\d{3,4}-\d{4})"
                        r"(?:[-－转]\d{1,5})?(?!\d)|(?<!\d)400[-\s]?\d{3}[-\s]?\d{4}(?!\d)")  # fmt: skip
 _PHONE_CUE = re.compile(r"(?:电话|手机|联系方式|联系电话|座机|传真|Tel|TEL|tel|分机)[号码]*"
                         r"\s*[:：]?\s*(\d[\d\s-]{6,14}\d)")  # fmt: skip
-_ID_LABELS = (r"住院号|门诊号|病案号|病历号|ID号|登记号|医保卡号|医保号|医保编号|社保卡号|社保号|"
+_ID_LABELS = (r"微信号|微信|QQ号|QQ|支付宝|银行卡号|账号|账户|尾号|编号|证件号|证号|报案号|赔案号|住院号|门诊号|病案号|病历号|ID号|登记号|医保卡号|医保号|医保编号|社保卡号|社保号|"
               r"就诊卡号|就诊号|诊疗卡号|卡号|检查号|影像号|放射号|超声号|标本号|条码号|条形码|"
               r"保单号|保险单号|病理号|申请单号|流水号|档案号|健康卡号|患者ID|患者编号|"
               r"病人ID|住院流水号|床旁设备序列号|设备序列号|序列号|执业证号|执业证书编号|"
               r"资格证号|医师编号|工号|护照号|军官证号|驾驶证号|报告编号|会员号|订单号|"
               r"挂号单号|处方号|结算单号|发票号")  # fmt: skip
+_ZIP = re.compile(r"(?:邮编|邮政编码|邮码)\s*[:：]?\s*(\d{6})(?!\d)")
 _ID_CUE = re.compile(
     rf"(?:{_ID_LABELS})\s*[:：]?\s*(?:NO\.?|No\.?|#)?\s*([A-Za-z]{{0,4}}-?\d[\dA-Za-z-]{{2,}})"
 )
@@ -104,22 +105,35 @@ _INSTITUTION = re.compile(
 _INST_TRIM = re.compile(r"^.*(?:于|在|至|到|往|赴|入|从|由|和|与|转|送|经|去|来|住|日|、|，|经|为|"
                         r"行|及|就诊|前往|返回|收入|转入|转至|就读|工作|就职|任职|我院|本院|外院|"
                         r"上级|当地|附近|某)")  # fmt: skip
-_GENERIC_INST = re.compile(r"^(?:我院|本院|外院|上级医院|当地医院|附近医院|该院|医院|社区医院|"
+_GENERIC_INST = re.compile(r"^(?:[\u4e00-\u9fff]{0,2}(?:就诊|出险|定点|治疗|转诊|转出|转入|首诊|接诊|"
+                           r"收治|签约|合作|互联网|网上|线上|指定|住院|原|贵|上述|上一|下级|"
+                           r"医联体|协作)医院|我院|本院|外院|上级医院|当地医院|附近医院|该院|医院|社区医院|"
                            r"基层医院|专科医院|综合医院|三甲医院|二甲医院|私立医院|公立医院|"
                            r"大学|学院|中学|小学|公司|药店|药房|诊所|卫生院)$")  # fmt: skip
 _NAME_CUES = (r"患者|病人|患儿|姓名|病员|家属|联系人|监护人|委托人|代理人|签名|签字|医师|医生|"
-              r"大夫|主任|副主任|主治|住院医师|主治医师|主任医师|副主任医师|上级医师|经治医师|"
-              r"管床医师|值班医师|记录者|记录人|记录医师|报告医师|审核医师|审核者|审核|报告者|"
-              r"检查医师|诊断医师|操作者|术者|主刀|一助|二助|助手|麻醉师|麻醉医师|护士|护士长|"
-              r"责任护士|主管护士|护师|药师|技师|之妻|之夫|之子|之女|其妻|其夫|其子|其女|其母|"
-              r"其父|妻子|丈夫|儿子|女儿|母亲|父亲|爱人|配偶|孙子|孙女|外孙|哥哥|姐姐|弟弟|"
-              r"妹妹|兄|姐|弟|妹|老伴|亲属|邻居|朋友|同事|陪护|陪同|会诊|介绍人|转诊医师|"
-              r"联系|由|经|请|通知|告知|交代|向|与|和|及|同|对|给|被")  # fmt: skip
-_NAME_AFTER = r"(?:先生|女士|小姐|老师|医生|大夫|主任|护士|教授|同志|师傅|老人|阿姨|大爷|奶奶|爷爷|之妻|之子|之女|家属|本人|签名|代签)"
-_NOT_SURNAME = set("主治值管床该此男女老医护各诸副原前后经由向")
+              r"大夫|主任|主治|住院医师|主治医师|主任医师|副主任医师|上级医师|经治医师|"
+              r"管床医师|值班医师|值班医生|记录者|记录人|记录医师|记录|报告医师|审核医师|审核者|审核|"
+              r"报告者|报告人|检查医师|诊断医师|操作者|术者|主刀|一助|二助|助手|麻醉师|麻醉医师|"
+              r"护士|护士长|责任护士|主管护士|护师|药师|审核药师|调配|核对|发药|复核|技师|检验|"
+              r"检验者|送检医生|送检医师|随访医生|随访人|随访者|理赔员|上门人员|参加人员|人员|用户|"
+              r"被保险人|投保人|受益人|申请人|家长|陪诊|陪护|陪同|签收|收件人|介绍人|转诊医师|"
+              r"之妻|之夫|之子|之女|其妻|其夫|其子|其女|其母|其父|妻子|丈夫|儿子|女儿|母亲|父亲|"
+              r"爱人|配偶|孙子|孙女|外孙|外孙女|哥哥|姐姐|弟弟|妹妹|老伴|亲属|邻居|朋友|同事|保姆|"
+              r"告知|通知|联系|Pt|pt")  # fmt: skip
+_NAME_AFTER = (r"(?:先生|女士|小姐|老师|主任医师|副主任医师|主治医师|住院医师|医师|医生|大夫|主任|"
+               r"护士长|护士|药师|技师|教授|同志|师傅|老人|阿姨|大爷|奶奶|爷爷|之妻|之子|之女|"
+               r"家属|本人|签名|代签|同意|签字)")  # fmt: skip
+#: What may follow a name: punctuation, space, a title or a verb of the note.
+_AFTER_NAME = re.compile(r"(?:$|[\s\u3000，,。；;：:、（()）/|\-—…！!？?\]】》”\"'0-9]|"
+                         r"先生|女士|小姐|老师|主任|医师|医生|大夫|护士|教授|药师|技师|同意|签字|"
+                         r"诉|称|来|在|为|等|及|和|与|电话|手机|男|女|患|，|自|于|因|今|昨|近|入|出|"
+                         r"突|述|无|有|病|已|现|既|家|经|行|拒|要|同|接|表示|签|陪|再|未|不|能|"
+                         r"可|回|到|去|住|系|是|的|意见|查房|会诊|主诉|说|讲|问|答|反映|确认)")  # fmt: skip
+_NOT_SURNAME = set("主治值管床该此男女老医护各诸副原前后经由向班查")
 _NOT_GIVEN = set("的了是在有和与及或等年月日时分岁男女性患者病人医师院科室床号住门诊入出"
                  "术后前中诉述示见予给行查体温度心肺腹部双侧左右上下无未不否可较"
-                 "一二三四五六七八九十各每次天周个位名例因于诊治疗痛咳热")  # fmt: skip
+                 "二三四五六七八九十各每次天周个位名例因于诊治疗痛咳热房记录镜"
+                 "班查检验术后示")  # fmt: skip
 
 
 def _dates(text: str) -> Iterator[Span]:
@@ -148,6 +162,8 @@ def _numbers(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "PHONE", m.group())
     for m in _PHONE_CUE.finditer(text):
         yield Span(m.start(1), m.end(1), "PHONE", m.group(1), "context", 0.9)
+    for m in _ZIP.finditer(text):
+        yield Span(m.start(1), m.end(1), "ZIP", m.group(1))
     for m in _ID_CUE.finditer(text):
         yield Span(m.start(1), m.end(1), "ID", m.group(1), "context", 0.95)
     for m in _ID_SHAPE.finditer(text):
@@ -182,7 +198,26 @@ def _places(text: str) -> Iterator[Span]:
     cities = sorted((c for c in g.cities_zh if c in text), key=len, reverse=True)
     for city in cities[:200]:
         for m in re.finditer(re.escape(city), text):
-            yield Span(m.start(), m.end(), "CITY", city, "dictionary", 0.6)
+            before, after = text[max(0, m.start() - 4) : m.start()], text[m.end() : m.end() + 2]
+            cue = re.search(r"(?:在|来自|赴|去|到|回|住|往|于|籍贯|户籍|出生地|老家|来|从|"
+                            r"[:：\t\s\u3000，,、])$", before)  # fmt: skip
+            suffix = re.match(r"(?:市|县|区|人|籍|州|[，,。；;、\s\u3000）)]|$)", after)
+            if len(city) >= 3 or (cue and suffix) or re.match(r"[市县区]", after):
+                yield Span(m.start(), m.end(), "CITY", city, "dictionary", 0.7)
+
+
+def _is_given(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" and ch not in _NOT_GIVEN
+
+
+def _valid_name(cand: str) -> bool:
+    """``cand`` is a surname followed by one or two given-name characters."""
+    g = gazetteer()
+    for sur in g.zh_surnames:
+        if cand.startswith(sur):
+            rest = cand[len(sur) :]
+            return 1 <= len(rest) <= 2 and all(_is_given(c) for c in rest)
+    return False
 
 
 def _name_at(text: str, pos: int) -> str | None:
@@ -202,33 +237,88 @@ def _name_at(text: str, pos: int) -> str | None:
                 else:
                     break
             if given:
-                # a third given character only when it is a usual given-name character
-                if len(given) == 2 and given[1] not in g.zh_given_chars and len(sur) == 1:
-                    given = given[:1] if given[0] in g.zh_given_chars else given
                 return sur + given
+    return None
+
+
+def _bounded_name(text: str, pos: int) -> str | None:
+    """A name at ``pos`` that is followed by a boundary (punctuation, a title, a verb)."""
+    name = _name_at(text, pos)
+    while name:
+        end = pos + len(name)
+        if _AFTER_NAME.match(text, end):
+            return name
+        if name.endswith("某") or len(name) <= 2:
+            return None
+        name = name[:-1]
     return None
 
 
 def _names(text: str) -> list[Span]:
     out: list[Span] = []
-    for m in re.finditer(rf"(?:{_NAME_CUES})\s*[:：]?\s*", text):
-        name = _name_at(text, m.end())
+    for m in re.finditer(rf"(?:{_NAME_CUES})[ \t\u3000]*[:：]?[ \t\u3000]*", text):
+        name = _bounded_name(text, m.end())
         if name:
             out.append(Span(m.end(), m.end() + len(name), "NAME", name, "context", 0.85))
+        elif text[m.end() : m.end() + 1] in gazetteer().zh_surnames and \
+                not re.match(r"[\u4e00-\u9fff]", text[m.end() + 1 : m.end() + 2]) and \
+                re.search(r"(?:医师|医生|护士|药师|技师|检验|记录|审核|签名|随访医生)[:：]?\s*$",
+                          m.group()):  # fmt: skip
+            out.append(Span(m.end(), m.end() + 1, "NAME", text[m.end()], "context", 0.75))
+    # a name, then its sex or age: "付晨，男，41岁", "顾晓芸　女　37岁", "汤秀凤，95岁"
+    for m in re.finditer(
+        r"(?:^|(?<=[\s\u3000，,。：:；;、（(）)—\]】]))([\u4e00-\u9fff]{2,4})"
+        r"(?=[ \t\u3000]*[，,（(]?[ \t\u3000]*(?:男|女|\d{1,3}\s*岁|[MF]/\d))",
+        text,
+    ):
+        name = _bounded_name(text, m.start(1))
+        if name and m.start(1) + len(name) <= m.end(1):
+            out.append(Span(m.start(1), m.start(1) + len(name), "NAME", name, "context", 0.8))
+    # lists of people: "胸外科马骏、肿瘤内科邢晓光", "上门人员：鲁静、徐明", "殷/钮晓东"
+    for m in re.finditer(
+        r"(?<=[内外儿妇产眼骨疗射像理醉诊验养复剂声电学腔肤经心胸瘤化吸肾液泌湿染医"
+        r"喉尿腺入症全])科([\u4e00-\u9fff]{2,4})(?=[、，,。：:\s\u3000/]|$)",
+        text,
+    ):
+        name = _bounded_name(text, m.start(1))
+        if name:
+            out.append(Span(m.start(1), m.start(1) + len(name), "NAME", name, "context", 0.7))
+    for _ in range(3):  # names listed after a name
+        ends = {s.end for s in out}
+        for end in sorted(ends):
+            if text[end : end + 1] in ("、", "/", "，") and end + 1 not in {s.start for s in out}:
+                name = _bounded_name(text, end + 1)
+                if name and (
+                    text[end] != "，"
+                    or _AFTER_NAME.match(text, end + 1 + len(name))
+                    and text[end + 1 + len(name) : end + 2 + len(name)] in "、，,。"
+                ):
+                    out.append(Span(end + 1, end + 1 + len(name), "NAME", name, "context", 0.7))
+    # signatures: a name alone at the end of a line ("…来院探视。邝敏", "——于")
+    for m in re.finditer(r"(?m)(?:^|[。；;！!\u3000]|——|--|—)[ \t\u3000]*([\u4e00-\u9fff]{2,3})[ \t\u3000]*$",
+                         text):  # fmt: skip
+        if _valid_name(m.group(1)):
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
+    for m in re.finditer(r"(?m)(?:——|--|—)[ \t\u3000]*([\u4e00-\u9fff])[ \t\u3000]*$", text):
+        if m.group(1) in gazetteer().zh_surnames:
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
     for m in re.finditer(_NAME_AFTER, text):
         for length in (3, 2, 4):
             start = m.start() - length
             if start < 0:
                 continue
-            name = _name_at(text, start)
-            if name and len(name) == length:
-                out.append(Span(start, m.start(), "NAME", name, "context", 0.8))
+            cand = text[start : m.start()]
+            if _valid_name(cand) and (start == 0 or not _is_given(text[start - 1]) or length == 3):
+                out.append(Span(start, m.start(), "NAME", cand, "context", 0.8))
                 break
     g = gazetteer()
     for m in re.finditer(
         r"(?:先生|女士|小姐|老师|师傅|阿姨|大爷|奶奶|爷爷|医生|大夫|主任|护士)", text
     ):
         sur = text[m.start() - 1 : m.start()]
+        prev = text[m.start() - 2 : m.start() - 1]
+        if re.match(r"[\u4e00-\u9fff]", prev) and prev not in "请由找问向和与及、老小":
+            continue
         if sur and sur in g.zh_surnames and sur not in _NOT_SURNAME and \
                 not any(s.end == m.start() for s in out):  # fmt: skip
             out.append(Span(m.start() - 1, m.start(), "NAME", sur, "context", 0.7))
@@ -252,6 +342,8 @@ def _names(text: str) -> list[Span]:
 
 def find_chinese(text: str) -> list[Span]:
     """Candidate PHI spans of a Chinese note (overlapping; resolve with :func:`resolve`)."""
-    from medai.privacy.english import _internet
+    from medai.privacy.english import _DATE_TEXT, _internet
 
-    return [*_dates(text), *_numbers(text), *_internet(text), *_places(text), *_names(text)]
+    english_dates = [Span(m.start(), m.end(), "DATE", m.group()) for m in _DATE_TEXT.finditer(text)]
+    return [*_dates(text), *english_dates, *_numbers(text), *_internet(text), *_places(text),
+            *_names(text)]  # fmt: skip

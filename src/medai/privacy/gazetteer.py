@@ -30,6 +30,17 @@ _CJK = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
 _NOT_NAMES = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "for", "from", "had", "has", "have", "he", "her", "him", "his", "i", "in", "is", "it", "may", "me", "my", "no", "not", "of", "on", "or", "she", "so", "than", "that", "the", "them", "then", "there", "they", "this", "to", "up", "us", "was", "we", "were", "who", "will", "with", "you", "your", "all", "any", "also", "back", "been", "being", "bill", "both", "did", "down", "each", "even", "few", "gay", "given", "good", "got", "grace", "hope", "joy", "just", "like", "long", "lot", "love", "low", "made", "major", "man", "many", "mark", "more", "most", "much", "must", "near", "new", "next", "now", "off", "old", "one", "only", "other", "our", "out", "over", "own", "patient", "rose", "same", "see", "set", "shall", "should", "some", "still", "such", "sun", "summer", "take", "tell", "their", "these", "those", "through", "too", "under", "very", "well", "what", "when", "where", "which", "while", "why", "will", "wish", "would", "yet", "young", "page", "care", "case", "chase", "cash", "cook", "cross", "dean", "dale", "day", "dear", "early", "fair", "faith", "field", "ford", "frank", "free", "gold", "green", "hall", "hay", "heart", "hill", "holly", "house", "hunt", "iris", "ivy", "king", "lake", "lane", "law", "lee", "light", "little", "marsh", "may", "miles", "moon", "moore", "nation", "north", "park", "parker", "rich", "ring", "rock", "rose", "sage", "salt", "sharp", "short", "small", "snow", "son", "south", "spring", "star", "stone", "storm", "strong", "summer", "swift", "tea", "temple", "trust", "victory", "west", "white", "wolf", "wood", "wood", "worth", "april", "june", "august", "march", "july", "january", "february", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "christian", "ed", "er", "ct", "mri", "iv", "po", "pa", "rn", "md", "do", "ms", "pt", "ot", "cr", "ca", "na", "mg", "al", "la", "co", "de", "di", "du", "el", "le", "lo", "ma", "mi", "mo", "ne", "ni", "no", "os", "pe", "se", "si", "ta", "te", "to", "un", "va", "ve", "vi"])  # fmt: skip
 
 
+#: Surnames Faker's lists lack (from the Hundred Family Surnames and population registers).
+_EXTRA_SURNAMES = set("付濮费費纳习钮仇佘冼刁卜姬宓巫幸库扈晏暴栾桂滕滑漆燕璩甘禹竺简臧芮苑茹荆訾谌"
+                      "郦鄢阎阚隗靳鞠韦顾饶麦黎练敖单查冀佟司宁尚路覃蓝粟农莫银仝禤揭植招区麻"
+                      "商蒲邰邸阙凌鲍鲁柴瞿岑洪褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜戚谢"
+                      "邹喻柏水窦章云苏潘葛奚范彭郎") | {"司马", "上官", "欧阳", "夏侯", "诸葛", "闻人",
+                                                    "东方", "赫连", "皇甫", "尉迟", "公羊", "澹台",
+                                                    "公冶", "宗政", "濮阳", "淳于", "单于", "太叔",
+                                                    "申屠", "公孙", "仲孙", "轩辕", "令狐", "钟离",
+                                                    "宇文", "长孙", "慕容", "鲜于", "司徒", "司空"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Gazetteer:
     """The dictionaries (all lower case for English, as written for Chinese)."""
@@ -88,6 +99,7 @@ def gazetteer() -> Gazetteer:
                        len(s) in (1, 2))  # fmt: skip
         for g in _faker_list(mod, "first_names"):
             zh_given.update(g)
+    zh_last.update(_EXTRA_SURNAMES)
     surnames = tuple(sorted((s for s in zh_last if re.fullmatch(r"[\u4e00-\u9fff]{1,2}", s)),
                             key=lambda s: (-len(s), s)))  # fmt: skip
 
