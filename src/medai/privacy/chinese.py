@@ -290,8 +290,10 @@ def _names(text: str) -> list[Span]:
                 name = _bounded_name(text, end + 1)
                 if name and (
                     text[end] != "，"
-                    or _AFTER_NAME.match(text, end + 1 + len(name))
-                    and text[end + 1 + len(name) : end + 2 + len(name)] in "、，,。"
+                    or (
+                        _AFTER_NAME.match(text, end + 1 + len(name))
+                        and text[end + 1 + len(name) : end + 2 + len(name)] in "、，,。"
+                    )
                 ):
                     out.append(Span(end + 1, end + 1 + len(name), "NAME", name, "context", 0.7))
     # signatures: a name alone at the end of a line ("…来院探视。邝敏", "——于")
