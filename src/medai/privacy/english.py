@@ -294,8 +294,8 @@ def _name_spans(
 
     After a strong cue (a title, a relation) month words count as names ("Mother June").
     """
-    words = list(re.finditer(r"[A-Za-z][\w'.-]*", group))
-    keep = []
+    words = list(re.finditer(r"[^\W\d_][\w'.-]*", group))
+    keep: list[re.Match[str]] = []
     for w in words:
         lw = w.group().lower().rstrip(".")
         if lw in _NOT_NAME_WORDS and not (strong and lw in _MONTH_WORDS and keep == []):
