@@ -56,6 +56,9 @@ def text_command(
     id_col: str | None = typer.Option(None, "--id-col", help="Id column of a table."),
     encoding: str | None = typer.Option(None, "--encoding", help="Force an input encoding."),
     no_tagger: bool = typer.Option(False, "--no-tagger", help="Rules only, no trained tagger."),
+    tagger: Path | None = typer.Option(
+        None, "--tagger", help="Folder of taggers from `medai deid train-tagger`."
+    ),
     key_file: Path | None = KEY_FILE,
 ) -> None:
     """De-identify notes into JSONL; resumable (run again to continue), written atomically."""
@@ -67,8 +70,8 @@ def text_command(
         result = deidentify_notes(
             sources, out, mode=mode, lang=lang, types=chosen, key=_key(key_file),
             standoff=standoff, engine=engine, workers=workers, text_col=text_col,
-            id_col=id_col, encoding=encoding, tagger=None if no_tagger else "default",
-            progress=progress,
+            id_col=id_col, encoding=encoding, progress=progress,
+            tagger=None if no_tagger else (tagger if tagger is not None else "default"),
         )  # fmt: skip
     console = err_console()
     if result.n_errors:
@@ -97,6 +100,9 @@ def evaluate_command(
     types: str = typer.Option("all", "--types", help="PHI types medai looks for."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Scores as JSON."),
     no_tagger: bool = typer.Option(False, "--no-tagger", help="Rules only, no trained tagger."),
+    tagger: Path | None = typer.Option(
+        None, "--tagger", help="Folder of taggers from `medai deid train-tagger`."
+    ),
 ) -> None:
     """Recall, precision and F2 per type and overall, token- and span-level."""
     import json
@@ -124,7 +130,7 @@ def evaluate_command(
     else:
         from medai.privacy.deid import Deidentifier
 
-        deid = Deidentifier(types=types, tagger=None if no_tagger else "default")
+        deid = Deidentifier(types=types, tagger=None if no_tagger else (tagger or "default"))
         with progress_bar("notes") as progress:
             for i, note in enumerate(notes):
                 predicted[note.id] = deid.find(note.text, note.lang)
@@ -167,4 +173,36 @@ def dicom_command(
     console.print(f"{result.n_done} DICOM files de-identified into {out}; "
                   f"{len(result.errors)} failed; {len(result.warnings)} warnings", soft_wrap=True)  # fmt: skip
     if result.errors and not result.n_done:
-        raise typer.Exit(2)
+        from medai.core.errors import DataFileError
+
+        raise DataFileError(f"no DICOM file could be de-identified ({result.errors[0][1]})")
+
+
+@app.command("train-tagger")
+def train_tagger_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for tagger_en/zh.crfsuite."),
+    lang: list[str] = typer.Option(["en", "zh"], "--lang", help="Languages (repeatable)."),
+    notes: int = typer.Option(2000, "--notes", help="Synthetic notes per language."),
+    gold: Path | None = typer.Option(
+        None, "--gold", help="Train on these gold notes (JSONL) instead of synthetic ones."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train the CRF PHI tagger on synthetic notes with injected PHI (Faker); use it with
+    `medai deid text --tagger FOLDER`."""
+    from medai.privacy.evaluate import read_gold
+    from medai.privacy.tagger import train_tagger
+
+    if notes < 10:
+        raise InvalidInputError(f"--notes must be at least 10, got {notes}")
+    gold_notes = read_gold(gold) if gold is not None else None
+    for code in lang:
+        if code not in ("en", "zh"):
+            raise InvalidInputError(f"--lang must be en or zh, got {code!r}")
+        chosen = None
+        if gold_notes is not None:
+            chosen = [n for n in gold_notes if (n.lang or code) == code]
+        with progress_bar(f"tagger {code}") as progress:
+            path = train_tagger(out / f"tagger_{code}.crfsuite", code, notes=chosen,
+                                n_notes=notes, seed=seed, progress=progress)  # fmt: skip
+        err_console().print(f"{code} tagger written to {path}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from medai.core.errors import InvalidInputError
@@ -65,11 +66,16 @@ class Deidentifier:
         ``auto`` decides per note (Chinese when at least 15% of letters are CJK).
     types : str or sequence of str, optional
         PHI types to remove (default: all of :data:`~medai.privacy.phi.PHI_TYPES`).
-    tagger : Tagger, "default" or None
-        A trained sequence tagger added to the rules; ``"default"`` uses medai's bundled
-        tagger when present; None uses rules only.
+    tagger : "default", a folder, a tagger object or None
+        Trained sequence taggers added to the rules: ``"default"`` uses medai's bundled
+        ones (``medai/privacy/models``), a folder its ``tagger_en.crfsuite`` /
+        ``tagger_zh.crfsuite``; None uses the rules only.
     min_score : float
-        Detections scoring below it are ignored.
+        Rule detections scoring below it are ignored.
+    tagger_types, tagger_min_score
+        Which tagger detections are used: by default names the tagger is at least 90% sure
+        of (on the development notes the tagger's other types and less certain names cost more
+        precision than they gain recall).
     key : str, optional
         Secret for consistent surrogates (see :class:`~medai.privacy.surrogate.Surrogates`).
     """
@@ -81,6 +87,8 @@ class Deidentifier:
         tagger: Any = "default",
         min_score: float = 0.5,
         key: str | None = None,
+        tagger_types: Sequence[str] = ("NAME",),
+        tagger_min_score: float = 0.9,
     ) -> None:
         if lang not in ("auto", "en", "zh"):
             raise InvalidInputError(f"lang must be 'auto', 'en' or 'zh', got {lang!r}")
@@ -89,11 +97,13 @@ class Deidentifier:
         self.lang = lang
         self.types = parse_types(types)
         self.min_score = min_score
-        if tagger == "default":
+        if isinstance(tagger, str | Path):
             from medai.privacy.tagger import default_tagger
 
-            tagger = default_tagger()
+            tagger = default_tagger(None if tagger == "default" else tagger)
         self.tagger = tagger
+        self.tagger_types = parse_types(list(tagger_types)) if tagger_types else ()
+        self.tagger_min_score = tagger_min_score
         self.surrogates = Surrogates(key)
 
     def language(self, text: str) -> str:
@@ -119,9 +129,10 @@ class Deidentifier:
             from medai.privacy.english import find_english
 
             spans = find_english(text)
-        if self.tagger is not None:
-            spans += self.tagger.find(text, lang)
         spans = [s for s in spans if s.score >= self.min_score]
+        if self.tagger is not None:
+            spans += [s for s in self.tagger.find(text, lang)
+                      if s.type in self.tagger_types and s.score >= self.tagger_min_score]  # fmt: skip
         return [s for s in resolve(spans, text) if s.type in self.types]
 
     def deidentify(

@@ -1,14 +1,234 @@
-"""Placeholder: the trained tagger comes next."""
+"""A trainable PHI sequence tagger: a linear-chain CRF (CRFsuite) over words or characters.
+
+English notes are tagged word by word (``\\w+`` and single punctuation marks), Chinese notes
+character by character, with BIO labels per PHI type. Features: the token, its shape, prefixes
+and suffixes, case, digits, the name and place dictionaries of :mod:`medai.privacy.gazetteer`
+(first name, last name, common word, city; Chinese surname and given-name characters) and the
+same for the two tokens on each side. A span's score is the mean marginal probability of its
+labels.
+
+The tagger is trained on synthetic notes (:mod:`medai.privacy.synth`) by
+:func:`train_tagger` (CLI ``medai deid train-tagger``); medai ships one per language, trained
+with the defaults and seed 0, in ``medai/privacy/models``. Model files are CRFsuite's own
+binary format (never a pickle).
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from medai.core.errors import BundleError, InvalidInputError, require
+from medai.privacy.evaluate import GoldNote
+from medai.privacy.phi import Span
+
+__all__ = ["Tagger", "default_tagger", "default_tagger_path", "train_tagger"]
+
+Progress = Callable[[str, int, int], None]
+_EN_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[^\w\s]")
+_ZH_TOKEN = re.compile(r"[\u4e00-\u9fff]|[A-Za-z]+|\d+|[^\w\s]|_")
+
+
+def _tokens(text: str, lang: str) -> list[tuple[int, int]]:
+    rx = _ZH_TOKEN if lang == "zh" else _EN_TOKEN
+    return [(m.start(), m.end()) for m in rx.finditer(text)]
+
+
+def _shape(w: str) -> str:
+    s = re.sub(r"[A-Z]", "X", w)
+    s = re.sub(r"[a-z]", "x", s)
+    s = re.sub(r"\d", "d", s)
+    return re.sub(r"(.)\1{2,}", r"\1\1", s)
+
+
+def _token_features(w: str, lang: str) -> dict[str, float | str]:
+    from medai.privacy.english import _common_words
+    from medai.privacy.gazetteer import gazetteer
+
+    g = gazetteer()
+    lw = w.lower()
+    f: dict[str, float | str] = {"w": lw, "shape": _shape(w)}
+    if lang == "zh":
+        if "\u4e00" <= w <= "\u9fff":
+            f["sur"] = float(w in g.zh_surnames)
+            f["given"] = float(w in g.zh_given_chars)
+        return f
+    f.update({"p3": lw[:3], "s3": lw[-3:], "title": float(w.istitle()),
+              "upper": float(w.isupper()), "digit": float(w.isdigit()),
+              "len": str(min(len(w), 8)), "first": float(lw in g.first_names),
+              "last": float(lw in g.last_names), "common": float(lw in _common_words()),
+              "city": float(lw in g.cities_en)})  # fmt: skip
+    return f
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_features(w: str, lang: str) -> tuple[tuple[str, float | str], ...]:
+    return tuple(_token_features(w, lang).items())
+
+
+def _features(text: str, spans: list[tuple[int, int]], lang: str) -> list[dict[str, Any]]:
+    words = [text[a:b] for a, b in spans]
+    base = [dict(_cached_features(w, lang)) for w in words]
+    out = []
+    n = len(words)
+    for i in range(n):
+        f: dict[str, Any] = {"bias": 1.0, **base[i]}
+        for d in (-2, -1, 1, 2):
+            j = i + d
+            if 0 <= j < n:
+                f[f"{d}:w"] = base[j]["w"]
+                f[f"{d}:shape"] = base[j]["shape"]
+                for k in ("title", "first", "last", "sur", "common"):
+                    if k in base[j]:
+                        f[f"{d}:{k}"] = base[j][k]
+            else:
+                f[f"{d}:edge"] = 1.0
+        if lang == "zh" and i + 1 < n:
+            f["bi+"] = words[i] + words[i + 1]
+        if lang == "zh" and i > 0:
+            f["bi-"] = words[i - 1] + words[i]
+        # newline before: start of a line (a header, a name at the top)
+        start = spans[i][0]
+        f["bol"] = float(start == 0 or text[start - 1] == "\n" or
+                         (i > 0 and "\n" in text[spans[i - 1][1] : start]))  # fmt: skip
+        out.append(f)
+    return out
+
+
+def _bio(spans: list[tuple[int, int]], gold: Sequence[Span]) -> list[str]:
+    labels = ["O"] * len(spans)
+    for s in gold:
+        first = True
+        for i, (a, b) in enumerate(spans):
+            if a >= s.start and b <= s.end:
+                labels[i] = ("B-" if first else "I-") + s.type
+                first = False
+    return labels
+
+
+class Tagger:
+    """A trained CRF tagger for one language; :meth:`find` gives PHI spans with scores."""
+
+    def __init__(self, path: str | Path, lang: str) -> None:
+        crf = require("pycrfsuite", "privacy")
+        self.path = Path(path)
+        self.lang = lang
+        self._tagger = crf.Tagger()
+        try:
+            self._tagger.open(str(self.path))
+        except Exception as exc:  # CRFsuite raises ValueError/OSError on a bad file
+            raise BundleError(f"{str(path)!r} is not a CRFsuite model ({exc})") from None
+
+    def find(self, text: str, lang: str | None = None) -> list[Span]:
+        """PHI spans the tagger sees in ``text`` (only for its own language)."""
+        if (lang or self.lang) != self.lang or not text.strip():
+            return []
+        toks = _tokens(text, self.lang)
+        if not toks:
+            return []
+        labels = self._tagger.tag(_features(text, toks, self.lang))
+        out: list[Span] = []
+        i = 0
+        while i < len(labels):
+            if labels[i] == "O":
+                i += 1
+                continue
+            kind = labels[i][2:]
+            j = i + 1
+            while j < len(labels) and labels[j] == f"I-{kind}":
+                j += 1
+            probs = [self._tagger.marginal(labels[k], k) for k in range(i, j)]
+            a, b = toks[i][0], toks[j - 1][1]
+            out.append(Span(a, b, kind, text[a:b], "tagger", sum(probs) / len(probs)))
+            i = j
+        return out
+
+
+class _Pair:
+    """The English and Chinese taggers behind one ``find``."""
+
+    def __init__(self, taggers: dict[str, Tagger]) -> None:
+        self.taggers = taggers
+
+    def find(self, text: str, lang: str) -> list[Span]:
+        tagger = self.taggers.get(lang)
+        return tagger.find(text, lang) if tagger is not None else []
+
 
 def default_tagger_path() -> Path | None:
-    return None
+    """Folder of medai's bundled taggers (``tagger_en.crfsuite``, ``tagger_zh.crfsuite``)."""
+    folder = Path(str(resources.files("medai.privacy") / "models"))
+    return folder if (folder / "tagger_en.crfsuite").exists() else None
 
 
-def default_tagger() -> Any:
-    return None
+def default_tagger(path: str | Path | None = None) -> _Pair | None:
+    """The bundled taggers (or those in ``path``); None when absent or CRFsuite is missing."""
+    folder = Path(path) if path is not None else default_tagger_path()
+    if folder is None:
+        return None
+    if path is not None and not any(
+        (folder / f"tagger_{c}.crfsuite").exists() for c in ("en", "zh")
+    ):
+        raise InvalidInputError(f"{str(folder)!r} holds no tagger_en.crfsuite or tagger_zh.crfsuite "
+                                "(train them with `medai deid train-tagger`)")  # fmt: skip
+    try:
+        require("pycrfsuite", "privacy")
+    except Exception:
+        return None
+    taggers = {lang: Tagger(folder / f"tagger_{lang}.crfsuite", lang) for lang in ("en", "zh")
+               if (folder / f"tagger_{lang}.crfsuite").exists()}  # fmt: skip
+    return _Pair(taggers) if taggers else None
+
+
+def train_tagger(
+    out: str | Path,
+    lang: str,
+    *,
+    notes: Sequence[GoldNote] | None = None,
+    n_notes: int = 2000,
+    seed: int = 0,
+    max_iterations: int = 80,
+    c1: float = 0.05,
+    c2: float = 0.01,
+    progress: Progress | None = None,
+) -> Path:
+    """Train a CRF tagger on synthetic notes (or given gold notes) and write it to ``out``.
+
+    The model is written to a temporary file and renamed, so a failed run leaves nothing.
+    """
+    crf = require("pycrfsuite", "privacy")
+    from medai.privacy.synth import synthetic_notes
+
+    if lang not in ("en", "zh"):
+        raise InvalidInputError(f"lang must be 'en' or 'zh', got {lang!r}")
+    if notes is None:
+        notes = synthetic_notes(n_notes, lang, seed=seed)
+    trainer = crf.Trainer(verbose=False)
+    for i, note in enumerate(notes):
+        toks = _tokens(note.text, lang)
+        if toks:
+            trainer.append(_features(note.text, toks, lang), _bio(toks, note.spans))
+        if progress is not None and (i + 1) % 200 == 0:
+            progress("features", i + 1, len(notes))
+    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": max_iterations,
+                        "feature.possible_transitions": True})  # fmt: skip
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    try:
+        if progress is not None:
+            progress("training", 0, 1)
+        trainer.train(str(tmp_path))
+        tmp_path.chmod(0o644)
+        tmp_path.replace(out)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    if progress is not None:
+        progress("training", 1, 1)
+    return out
