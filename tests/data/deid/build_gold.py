@@ -56,7 +56,7 @@ def parse_note(body: str, where: str) -> tuple[str, list[dict]]:
             raise ValueError(f"{where}: unknown PHI type {kind!r} (use one of {TYPES})")
         if not value.strip() or value != value.strip():
             raise ValueError(f"{where}: empty or space-padded PHI value {value!r}")
-        if "[[" in value or "|" in value and kind not in ("URL",):
+        if "[[" in value or ("|" in value and kind not in ("URL",)):
             raise ValueError(f"{where}: nested markup or '|' in {value!r}")
         spans.append({"start": out_len, "end": out_len + len(value), "type": kind, "text": value})
         text.append(value)
@@ -80,8 +80,17 @@ def parse_file(path: Path) -> list[dict]:
         text, spans = parse_note(body, f"{path.name} note {current[0]}")
         if not text.strip():
             raise ValueError(f"{path.name} note {current[0]} is empty")
-        notes.append({"id": current[0], "patient_id": current[1], "lang": lang, "text": text,
-                      "spans": spans, "source": path.name, "split": split})
+        notes.append(
+            {
+                "id": current[0],
+                "patient_id": current[1],
+                "lang": lang,
+                "text": text,
+                "spans": spans,
+                "source": path.name,
+                "split": split,
+            }
+        )
 
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         m = HEADER.match(line)
