@@ -129,6 +129,10 @@ _AFTER_NAME = re.compile(r"(?:$|[\s\u3000，,。；;：:、（()）/|\-—…！
                          r"诉|称|来|在|为|等|及|和|与|电话|手机|男|女|患|，|自|于|因|今|昨|近|入|出|"
                          r"突|述|无|有|病|已|现|既|家|经|行|拒|要|同|接|表示|签|陪|再|未|不|能|"
                          r"可|回|到|去|住|系|是|的|意见|查房|会诊|主诉|说|讲|问|答|反映|确认)")  # fmt: skip
+_ROLE_WORDS = re.compile(r"查房|记录|父亲|母亲|女儿|儿子|丈夫|妻子|爱人|小名|本人|同意|签字|家属|患者|"
+                         r"病人|医师|医生|护士|之[妻夫子女]|其[妻夫子女母父]|孙[子女]|哥哥|姐姐|弟弟|"
+                         r"妹妹|朋友|邻居|同事|陪护|保姆|监护人|代理人|委托人|配偶|老伴|亲属|外[孙婆公]|"
+                         r"无|未|已|不详|同上|见上|签名")  # fmt: skip
 _NOT_SURNAME = set("主治值管床该此男女老医护各诸副原前后经由向班查")
 _NOT_GIVEN = set("的了是在有和与及或等年月日时分岁男女性患者病人医师院科室床号住门诊入出"
                  "术后前中诉述示见予给行查体温度心肺腹部双侧左右上下无未不否可较"
@@ -202,7 +206,10 @@ def _places(text: str) -> Iterator[Span]:
             cue = re.search(r"(?:在|来自|赴|去|到|回|住|往|于|籍贯|户籍|出生地|老家|来|从|"
                             r"[:：\t\s\u3000，,、])$", before)  # fmt: skip
             suffix = re.match(r"(?:市|县|区|人|籍|州|[，,。；;、\s\u3000）)]|$)", after)
-            if len(city) >= 3 or (cue and suffix) or re.match(r"[市县区]", after):
+            strong = re.search(
+                r"(?:赴|去|到|来自|前往|返回|回到|住在|来|户籍[:：]?|籍贯[:：]?)$", before
+            )
+            if len(city) >= 3 or (cue and suffix) or strong or re.match(r"[市县区]", after):
                 yield Span(m.start(), m.end(), "CITY", city, "dictionary", 0.7)
 
 
@@ -328,6 +335,22 @@ def _names(text: str) -> list[Span]:
         name = _name_at(text, m.start())
         if name and name.endswith("某"):
             out.append(Span(m.start(), m.start() + len(name), "NAME", name, "context", 0.9))
+    # strong "role：" cues take any 2-4 characters up to a boundary (艾合买提, 古丽娜尔)
+    for m in re.finditer(
+        r"(?:医师|医生|护士|药师|技师|记录者?|审核者?|签名|签字|报告医师|审核医师|"
+        r"儿子|女儿|丈夫|妻子|父亲|母亲|家属|联系人)[（(]?[ \t\u3000]*[:：，,]?[ \t\u3000]*"
+        r"([\u4e00-\u9fff]{2,4})(?=[ \t\u3000]*(?:$|[\n，,。；;、（(）)]))",
+        text,
+    ):
+        if (
+            not any(s.start <= m.start(1) < s.end for s in out)
+            and not re.search(r"[病症炎癌术科室院药片针剂]", m.group(1))
+            and not _ROLE_WORDS.search(m.group(1))
+        ):
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
+    # transliterated names with a middle dot: 阿卜杜拉·艾则孜
+    for m in re.finditer(r"[\u4e00-\u9fff]{2,6}[·•・][\u4e00-\u9fff]{2,6}", text):
+        out.append(Span(m.start(), m.end(), "NAME", m.group(), "pattern", 0.85))
     # pinyin names in Chinese notes ("Zhang Wei")
     for m in re.finditer(r"\b([A-Z][a-z]+)\s+([A-Z][a-z]+(?:\s?[A-Z][a-z]+)?)\b", text):
         first, second = m.group(1).lower(), m.group(2).lower()
@@ -335,6 +358,14 @@ def _names(text: str) -> list[Span]:
             first in g.first_names or first in g.last_names
         ):
             out.append(Span(m.start(), m.end(), "NAME", m.group(), "dictionary", 0.7))
+    # a second form of a name in brackets right after it: "Sarah Kim（金秀妍）", "钱阿婆（钱桂珍）"
+    for m in re.finditer(r"[（(]([\u4e00-\u9fff]{2,4}|[A-Z][a-z]+ [A-Z][a-z]+)[）)]", text):
+        before = text[max(0, m.start() - 12) : m.start()]
+        if any(s.end == m.start() for s in out) or re.search(r"[阿老小][婆伯公叔姨]$", before):
+            if not _ROLE_WORDS.search(m.group(1)) and (
+                _valid_name(m.group(1)) or not re.search(r"[病症炎癌术科室院]", m.group(1))
+            ):
+                out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.75))
     names = {s.text for s in out if len(s.text) >= 2 and not s.text.endswith("某")}
     for name in names:
         for m in re.finditer(re.escape(name), text):

@@ -132,7 +132,8 @@ class Deidentifier:
         spans = [s for s in spans if s.score >= self.min_score]
         if self.tagger is not None:
             spans += [s for s in self.tagger.find(text, lang)
-                      if s.type in self.tagger_types and s.score >= self.tagger_min_score]  # fmt: skip
+                      if s.type in self.tagger_types and s.score >= self.tagger_min_score
+                      and _plausible(s, lang)]  # fmt: skip
         return [s for s in resolve(spans, text) if s.type in self.types]
 
     def deidentify(
@@ -165,5 +166,21 @@ class Deidentifier:
         return DeidResult("".join(out), spans, reps, lang)
 
 
-def all_types() -> tuple[str, ...]:
-    return PHI_TYPES
+def _plausible(span: Span, lang: str) -> bool:
+    """A tagger name must look like one: no digits or brackets, not all common words, not a
+    header in capitals."""
+    import re
+
+    if span.type != "NAME":
+        return True
+    if re.search(r"[\d(/%:;]", span.text):
+        return False
+    if lang == "zh":
+        return bool(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", span.text))
+    from medai.privacy.english import _common_words
+
+    words = re.findall(r"[^\W\d_]+", span.text)
+    if not words or (len(words) > 1 and span.text.isupper()):
+        return False
+    common = _common_words()
+    return not all(w.lower() in common for w in words)
