@@ -361,11 +361,13 @@ def _names(text: str) -> list[Span]:
     # a second form of a name in brackets right after it: "Sarah Kim（金秀妍）", "钱阿婆（钱桂珍）"
     for m in re.finditer(r"[（(]([\u4e00-\u9fff]{2,4}|[A-Z][a-z]+ [A-Z][a-z]+)[）)]", text):
         before = text[max(0, m.start() - 12) : m.start()]
-        if any(s.end == m.start() for s in out) or re.search(r"[阿老小][婆伯公叔姨]$", before):
-            if not _ROLE_WORDS.search(m.group(1)) and (
-                _valid_name(m.group(1)) or not re.search(r"[病症炎癌术科室院]", m.group(1))
-            ):
-                out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.75))
+        after_name = any(s.end == m.start() for s in out)
+        if (
+            (after_name or re.search(r"[阿老小][婆伯公叔姨]$", before))
+            and not _ROLE_WORDS.search(m.group(1))
+            and (_valid_name(m.group(1)) or not re.search(r"[病症炎癌术科室院]", m.group(1)))
+        ):
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.75))
     names = {s.text for s in out if len(s.text) >= 2 and not s.text.endswith("某")}
     for name in names:
         for m in re.finditer(re.escape(name), text):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from medai.core.errors import InvalidInputError
-from medai.privacy.phi import PHI_TYPES, Span, parse_types, resolve
+from medai.privacy.phi import Span, parse_types, resolve
 from medai.privacy.surrogate import Surrogates, tag
 
 __all__ = ["MODES", "DeidResult", "Deidentifier"]
