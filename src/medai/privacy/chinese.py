@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 
@@ -177,6 +178,31 @@ def _numbers(text: str) -> Iterator[Span]:
             yield Span(m.start(1), m.end(1), "AGE", m.group(1))
 
 
+_CITY_CUE = re.compile(r"(?:在|来自|赴|去|到|回|住|往|于|籍贯|户籍|出生地|老家|来|从|"
+                       r"[:：\t\s\u3000，,、])$")  # fmt: skip
+_CITY_SUFFIX = re.compile(r"(?:市|县|区|人|籍|州|[，,。；;、\s\u3000）)]|$)")
+_CITY_STRONG = re.compile(r"(?:赴|去|到|来自|前往|返回|回到|住在|来|户籍[:：]?|籍贯[:：]?)$")
+
+
+@functools.lru_cache(maxsize=1)
+def _city_index() -> dict[str, tuple[str, ...]]:
+    """Chinese place names by first character, longest first."""
+    index: dict[str, list[str]] = {}
+    for c in gazetteer().cities_zh:
+        index.setdefault(c[0], []).append(c)
+    return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()}
+
+
+def _city_matches(text: str) -> Iterator[tuple[str, int]]:
+    """(place, start) for the longest dictionary place starting at each position."""
+    index = _city_index()
+    for i, ch in enumerate(text):
+        for city in index.get(ch, ()):
+            if text.startswith(city, i):
+                yield city, i
+                break
+
+
 def _places(text: str) -> Iterator[Span]:
     g = gazetteer()
     for m in _ADDR_CUE.finditer(text):
@@ -199,52 +225,61 @@ def _places(text: str) -> Iterator[Span]:
         if len(value) < 4 or _GENERIC_INST.match(value):
             continue
         yield Span(start, m.end(), "INSTITUTION", value, "pattern", 0.85)
-    cities = sorted((c for c in g.cities_zh if c in text), key=len, reverse=True)
-    for city in cities[:200]:
-        for m in re.finditer(re.escape(city), text):
-            before, after = text[max(0, m.start() - 4) : m.start()], text[m.end() : m.end() + 2]
-            cue = re.search(r"(?:在|来自|赴|去|到|回|住|往|于|籍贯|户籍|出生地|老家|来|从|"
-                            r"[:：\t\s\u3000，,、])$", before)  # fmt: skip
-            suffix = re.match(r"(?:市|县|区|人|籍|州|[，,。；;、\s\u3000）)]|$)", after)
-            strong = re.search(
-                r"(?:赴|去|到|来自|前往|返回|回到|住在|来|户籍[:：]?|籍贯[:：]?)$", before
-            )
-            if len(city) >= 3 or (cue and suffix) or strong or re.match(r"[市县区]", after):
-                yield Span(m.start(), m.end(), "CITY", city, "dictionary", 0.7)
+    for city, start in _city_matches(text):
+        end = start + len(city)
+        before, after = text[max(0, start - 4) : start], text[end : end + 2]
+        cue = _CITY_CUE.search(before)
+        suffix = _CITY_SUFFIX.match(after)
+        strong = _CITY_STRONG.search(before)
+        if len(city) >= 3 or (cue and suffix) or strong or after[:1] in ("市", "县", "区"):
+            yield Span(start, end, "CITY", city, "dictionary", 0.7)
 
 
 def _is_given(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" and ch not in _NOT_GIVEN
 
 
+@functools.lru_cache(maxsize=1)
+def _surname_sets() -> tuple[frozenset[str], frozenset[str]]:
+    g = gazetteer()
+    return (frozenset(s for s in g.zh_surnames if len(s) == 2),
+            frozenset(s for s in g.zh_surnames if len(s) == 1))  # fmt: skip
+
+
+def _surname_at(text: str, pos: int) -> str | None:
+    double, single = _surname_sets()
+    if text[pos : pos + 2] in double:
+        return text[pos : pos + 2]
+    return text[pos] if pos < len(text) and text[pos] in single else None
+
+
 def _valid_name(cand: str) -> bool:
     """``cand`` is a surname followed by one or two given-name characters."""
-    g = gazetteer()
-    for sur in g.zh_surnames:
-        if cand.startswith(sur):
-            rest = cand[len(sur) :]
-            return 1 <= len(rest) <= 2 and all(_is_given(c) for c in rest)
-    return False
+    sur = _surname_at(cand, 0)
+    if sur is None:
+        return False
+    rest = cand[len(sur) :]
+    return 1 <= len(rest) <= 2 and all(_is_given(c) for c in rest)
 
 
 def _name_at(text: str, pos: int) -> str | None:
     """A surname + 1-2 given characters starting at ``pos``, or a 某/某某 masked name."""
-    g = gazetteer()
-    for sur in g.zh_surnames:
-        if text.startswith(sur, pos):
-            rest = text[pos + len(sur) : pos + len(sur) + 2]
-            if rest[:2] in ("某某", "XX", "xx", "**", "××"):
-                return sur + rest[:2]
-            if rest[:1] in ("某", "X", "x", "*", "×"):
-                return sur + rest[:1]
-            given = ""
-            for ch in rest:
-                if "\u4e00" <= ch <= "\u9fff" and ch not in _NOT_GIVEN:
-                    given += ch
-                else:
-                    break
-            if given:
-                return sur + given
+    sur = _surname_at(text, pos)
+    if sur is None:
+        return None
+    rest = text[pos + len(sur) : pos + len(sur) + 2]
+    if rest[:2] in ("某某", "XX", "xx", "**", "××"):
+        return sur + rest[:2]
+    if rest[:1] in ("某", "X", "x", "*", "×"):
+        return sur + rest[:1]
+    given = ""
+    for ch in rest:
+        if "\u4e00" <= ch <= "\u9fff" and ch not in _NOT_GIVEN:
+            given += ch
+        else:
+            break
+    if given:
+        return sur + given
     return None
 
 

@@ -383,11 +383,12 @@ def _propagate(text: str, names: list[Span]) -> list[Span]:
         for w in re.findall(r"[^\W\d_][\w'-]{2,}", s.text):
             if w.lower() not in common:
                 words.add(w)
-    out = []
-    for w in words:
-        for m in re.finditer(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text):
-            if m.group()[0].isupper() or w.islower():
-                out.append(Span(m.start(), m.end(), "NAME", m.group(), "propagated", 0.7))
+    out: list[Span] = []
+    if not words:
+        return out
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    for m in re.finditer(rf"(?<![\w-])(?:{alternation})(?![\w-])", text):
+        out.append(Span(m.start(), m.end(), "NAME", m.group(), "propagated", 0.7))
     return out
 
 

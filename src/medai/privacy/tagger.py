@@ -46,56 +46,68 @@ def _shape(w: str) -> str:
     return re.sub(r"(.)\1{2,}", r"\1\1", s)
 
 
-def _token_features(w: str, lang: str) -> dict[str, float | str]:
+def _token_features(w: str, lang: str) -> tuple[str, ...]:
+    """Binary features of one token (strings; CRFsuite treats each as present/absent)."""
     from medai.privacy.english import _common_words
     from medai.privacy.gazetteer import gazetteer
 
     g = gazetteer()
     lw = w.lower()
-    f: dict[str, float | str] = {"w": lw, "shape": _shape(w)}
+    f = [f"w={lw}", f"shape={_shape(w)}"]
     if lang == "zh":
         if "\u4e00" <= w <= "\u9fff":
-            f["sur"] = float(w in g.zh_surnames)
-            f["given"] = float(w in g.zh_given_chars)
-        return f
-    f.update({"p3": lw[:3], "s3": lw[-3:], "title": float(w.istitle()),
-              "upper": float(w.isupper()), "digit": float(w.isdigit()),
-              "len": str(min(len(w), 8)), "first": float(lw in g.first_names),
-              "last": float(lw in g.last_names), "common": float(lw in _common_words()),
-              "city": float(lw in g.cities_en)})  # fmt: skip
-    return f
+            if w in g.zh_surnames:
+                f.append("sur")
+            if w in g.zh_given_chars:
+                f.append("given")
+        return tuple(f)
+    f += [f"p3={lw[:3]}", f"s3={lw[-3:]}", f"len={min(len(w), 8)}"]
+    for flag, on in (("title", w.istitle()), ("upper", w.isupper()), ("digit", w.isdigit()),
+                     ("first", lw in g.first_names), ("last", lw in g.last_names),
+                     ("common", lw in _common_words()), ("city", lw in g.cities_en)):  # fmt: skip
+        if on:
+            f.append(flag)
+    return tuple(f)
 
 
-@functools.lru_cache(maxsize=65536)
-def _cached_features(w: str, lang: str) -> tuple[tuple[str, float | str], ...]:
-    return tuple(_token_features(w, lang).items())
+_CONTEXT = ("w=", "shape=", "title", "first", "last", "sur", "common")
 
 
-def _features(text: str, spans: list[tuple[int, int]], lang: str) -> list[dict[str, Any]]:
+@functools.lru_cache(maxsize=131072)
+def _cached_features(w: str, lang: str) -> tuple[str, ...]:
+    return _token_features(w, lang)
+
+
+@functools.lru_cache(maxsize=262144)
+def _context_features(w: str, lang: str, offset: int) -> tuple[str, ...]:
+    """The token's features that its neighbours see, prefixed with the offset."""
+    return tuple(f"{offset}:{x}" for x in _cached_features(w, lang) if x.startswith(_CONTEXT))
+
+
+def _features(text: str, spans: list[tuple[int, int]], lang: str) -> list[list[str]]:
     words = [text[a:b] for a, b in spans]
-    base = [dict(_cached_features(w, lang)) for w in words]
-    out = []
     n = len(words)
+    out = []
     for i in range(n):
-        f: dict[str, Any] = {"bias": 1.0, **base[i]}
+        f = ["bias", *_cached_features(words[i], lang)]
         for d in (-2, -1, 1, 2):
             j = i + d
             if 0 <= j < n:
-                f[f"{d}:w"] = base[j]["w"]
-                f[f"{d}:shape"] = base[j]["shape"]
-                for k in ("title", "first", "last", "sur", "common"):
-                    if k in base[j]:
-                        f[f"{d}:{k}"] = base[j][k]
+                f += _context_features(words[j], lang, d)
             else:
-                f[f"{d}:edge"] = 1.0
-        if lang == "zh" and i + 1 < n:
-            f["bi+"] = words[i] + words[i + 1]
-        if lang == "zh" and i > 0:
-            f["bi-"] = words[i - 1] + words[i]
-        # newline before: start of a line (a header, a name at the top)
+                f.append(f"{d}:edge")
+        if lang == "zh":
+            if i + 1 < n:
+                f.append("bi+=" + words[i] + words[i + 1])
+            if i > 0:
+                f.append("bi-=" + words[i - 1] + words[i])
         start = spans[i][0]
-        f["bol"] = float(start == 0 or text[start - 1] == "\n" or
-                         (i > 0 and "\n" in text[spans[i - 1][1] : start]))  # fmt: skip
+        if (
+            start == 0
+            or text[start - 1] == "\n"
+            or (i > 0 and "\n" in text[spans[i - 1][1] : start])
+        ):
+            f.append("bol")
         out.append(f)
     return out
 
