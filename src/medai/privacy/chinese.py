@@ -204,7 +204,6 @@ def _city_matches(text: str) -> Iterator[tuple[str, int]]:
 
 
 def _places(text: str) -> Iterator[Span]:
-    g = gazetteer()
     for m in _ADDR_CUE.finditer(text):
         yield Span(m.start(1), m.end(1), "ADDRESS", m.group(1), "context", 0.9)
     for m in _STREET.finditer(text):

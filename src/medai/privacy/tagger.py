@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from medai.core.errors import BundleError, InvalidInputError, require
 from medai.privacy.evaluate import GoldNote
