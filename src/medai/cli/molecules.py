@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from medai.cli.common import err_console, progress_bar
 from medai.core.errors import InvalidInputError, SchemaError
+
+if TYPE_CHECKING:
+    from medai.molecules.io import Rejection
 
 __all__ = ["app"]
 
@@ -30,6 +34,15 @@ TABLE_SUFFIXES = (".csv", ".json", ".parquet")
 def _check_suffix(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
     if path is not None and path.suffix.lower() not in suffixes:
         raise InvalidInputError(f"{option} {str(path)!r} must end in {', '.join(suffixes)}")
+
+
+def _print_rejected(rejected: list[Rejection], limit: int = 10) -> None:
+    """The first rejected rows with their reasons, on stderr."""
+    console = err_console()
+    for r in rejected[:limit]:
+        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
+    if len(rejected) > limit:
+        console.print(f"... and {len(rejected) - limit} more rejected rows")
 
 
 def _read_smiles(data: Path, smiles_col: str | None) -> tuple[list[str], list[str]]:
@@ -142,10 +155,7 @@ def filter_command(
         report.save(html)
 
     console = err_console()
-    for r in table.rejected[:10]:
-        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
-    if len(table.rejected) > 10:
-        console.print(f"... and {len(table.rejected) - 10} more rejected rows")
+    _print_rejected(table.rejected)
     n = len(results)
     passed = int(results["passes"].sum()) if n else 0
     per_rule = ", ".join(
@@ -227,10 +237,7 @@ def screen_command(
     write_table(result.hits, out)
 
     console = err_console()
-    for r in result.rejected[:10]:
-        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
-    if len(result.rejected) > 10:
-        console.print(f"... and {len(result.rejected) - 10} more rejected rows")
+    _print_rejected(result.rejected)
     console.print(
         f"{result.n_screened} of {result.n_rows} library rows screened against {len(named)} "
         f"queries; {len(result.rejected)} rows rejected; {len(result.hits)} hits written to {out}",
@@ -345,10 +352,7 @@ def score_command(
             progress=progress,
         )  # fmt: skip
     console = err_console()
-    for r in result.rejected[:10]:
-        console.print(f"[yellow]rejected[/] row {r.row} (id {r.id}): {r.reason}", soft_wrap=True)
-    if len(result.rejected) > 10:
-        console.print(f"... and {len(result.rejected) - 10} more rejected rows")
+    _print_rejected(result.rejected)
     console.print(
         f"{result.n_scored} of {result.n_rows} library rows scored; {len(result.rejected)} "
         f"rejected; written to {out}",
