@@ -34,7 +34,7 @@ def test_text_evaluate_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
     scores = tmp_path / "scores.json"
     assert main(["deid", "evaluate", str(GOLD / "dev_zh.jsonl"), "-o", str(scores)]) == 0
     data = json.loads(scores.read_text())
-    assert data["n_notes"] == 50 and data["token"]["recall"] > 0.9
+    assert data["n_notes"] == 150 and data["token"]["recall"] > 0.9
     assert "token (any type)" in capsys.readouterr().out
     bad = tmp_path / "bad_gold.jsonl"
     bad.write_text('{"id": 1}\n')

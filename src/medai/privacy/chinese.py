@@ -84,6 +84,7 @@ _DATE_PATTERNS = (
     ),
     re.compile(r"(?<!\d)(?:0?[1-9]|1[0-2])[/](?:0?[1-9]|[12]\d|3[01])(?![\d/])"),
 )
+_MMDD = re.compile(r"(?<![\d\-./])(?:0?[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?![\d\-])")
 _MD_NOT = re.compile(r"(?:肌力|评分|分|级|视力|比值|血压|GCS|NRS|VAS)\s*[:：]?\s*$")
 _AGE = re.compile(r"(?<![\d.])(9\d|1[0-2]\d)\s*(?:岁|周岁|歲)")
 _AGE_CUE = re.compile(r"年龄\s*[:：]?\s*(9\d|1[0-2]\d)(?!\d)")
@@ -130,6 +131,15 @@ _AFTER_NAME = re.compile(r"(?:$|[\s\u3000，,。；;：:、（()）/|\-—…！
                          r"诉|称|来|在|为|等|及|和|与|电话|手机|男|女|患|，|自|于|因|今|昨|近|入|出|"
                          r"突|述|无|有|病|已|现|既|家|经|行|拒|要|同|接|表示|签|陪|再|未|不|能|"
                          r"可|回|到|去|住|系|是|的|意见|查房|会诊|主诉|说|讲|问|答|反映|确认)")  # fmt: skip
+_ROLE_COLON = re.compile(
+    r"(?:[\u4e00-\u9fff]{0,4}(?:人|者|员|医师|医生|护士|护士长|药师|技师|主任|主检|翻译|陪同|交班|接班|"
+    r"参加|主持)|姓名|交|接)[ \t\u3000]*[:：][ \t\u3000]*([\u4e00-\u9fff]{2,4})"
+    r"(?=[ \t\u3000]*(?:$|[\n，,。；;、（(）)/]|[ \t\u3000]{2}))",
+    re.M,
+)
+_ROLE_SURNAME = re.compile(r"(?:人|者|员|医师|医生|护士长|护士|药师|主任|主检|交|接|核对|发药|诊|—|－)"
+                           r"[ \t\u3000]*[:：]?[ \t\u3000]*([\u4e00-\u9fff])(?=[ \t\u3000]*$|[ \t\u3000]{2})",
+                           re.M)  # fmt: skip
 _ROLE_WORDS = re.compile(r"查房|记录|父亲|母亲|女儿|儿子|丈夫|妻子|爱人|小名|本人|同意|签字|家属|患者|"
                          r"病人|医师|医生|护士|之[妻夫子女]|其[妻夫子女母父]|孙[子女]|哥哥|姐姐|弟弟|"
                          r"妹妹|朋友|邻居|同事|陪护|保姆|监护人|代理人|委托人|配偶|老伴|亲属|外[孙婆公]|"
@@ -138,16 +148,30 @@ _NOT_SURNAME = set("主治值管床该此男女老医护各诸副原前后经由
 _NOT_GIVEN = set("的了是在有和与及或等年月日时分岁男女性患者病人医师院科室床号住门诊入出"
                  "术后前中诉述示见予给行查体温度心肺腹部双侧左右上下无未不否可较"
                  "二三四五六七八九十各每次天周个位名例因于诊治疗痛咳热房记录镜"
-                 "班查检验术后示")  # fmt: skip
+                 "班查检验术后示主")  # fmt: skip
 
 
 def _dates(text: str) -> Iterator[Span]:
+    for m in _MMDD.finditer(text):
+        before, after = text[max(0, m.start() - 4) : m.start()], text[m.end() : m.end() + 7]
+        if re.match(r"[ \t\u3000]+\d{1,2}:\d{2}", after) or re.search(
+            r"(?:时间|日期|至|到|~|～|—|\n|^)[:：]?[ \t\u3000]*$", before
+        ):
+            yield Span(m.start(), m.end(), "DATE", m.group(), "pattern", 0.8)
     for i, rx in enumerate(_DATE_PATTERNS):
         for m in rx.finditer(text):
             value = m.group().strip()
             if i == 6:  # 5/3 only with a date context
                 before = text[max(0, m.start() - 8) : m.start()]
-                if _MD_NOT.search(before) or re.match(r"\s*(?:分|mmHg|次|级)", text[m.end() :]):
+                after = text[m.end() : m.end() + 7]
+                if _MD_NOT.search(before) or not (
+                    re.search(
+                        r"(?:于|在|至|到|日期|时间|复诊|随访|下次|预约|~|～|—|-|\n|^)[:：]?"
+                        r"[ \t\u3000]*$",
+                        before,
+                    )
+                    or re.match(r"[ \t\u3000]*(?:\d{1,2}:\d{2}|[日号]|上午|下午|晚)", after)
+                ):
                     continue
                 score = 0.7
             else:
@@ -178,9 +202,11 @@ def _numbers(text: str) -> Iterator[Span]:
             yield Span(m.start(1), m.end(1), "AGE", m.group(1))
 
 
-_CITY_CUE = re.compile(r"(?:在|来自|赴|去|到|回|住|往|于|籍贯|户籍|出生地|老家|来|从|"
+_PLACE_CUE = re.compile(r"(?:来自|返回|回到|居住|住在|长期居住|留居|移居|前往|赴|去往)"
+                        r"([\u4e00-\u9fff]{2,8}?(?:市|县|州|旗|区|镇|乡|村))")  # fmt: skip
+_CITY_CUE = re.compile(r"(?:在|居|来自|赴|去|到|回|住|往|于|籍贯|户籍|出生地|老家|来|从|"
                        r"[:：\t\s\u3000，,、])$")  # fmt: skip
-_CITY_SUFFIX = re.compile(r"(?:市|县|区|人|籍|州|[，,。；;、\s\u3000）)]|$)")
+_CITY_SUFFIX = re.compile(r"(?:市|县|区|人|籍|州|[，,。；;、\s\u3000）)（(]|$)")
 _CITY_STRONG = re.compile(r"(?:赴|去|到|来自|前往|返回|回到|住在|来|户籍[:：]?|籍贯[:：]?)$")
 
 
@@ -224,6 +250,8 @@ def _places(text: str) -> Iterator[Span]:
         if len(value) < 4 or _GENERIC_INST.match(value):
             continue
         yield Span(start, m.end(), "INSTITUTION", value, "pattern", 0.85)
+    for m in _PLACE_CUE.finditer(text):
+        yield Span(m.start(1), m.end(1), "CITY", m.group(1), "context", 0.75)
     for city, start in _city_matches(text):
         end = start + len(city)
         before, after = text[max(0, start - 4) : start], text[end : end + 2]
@@ -232,6 +260,34 @@ def _places(text: str) -> Iterator[Span]:
         strong = _CITY_STRONG.search(before)
         if len(city) >= 3 or (cue and suffix) or strong or after[:1] in ("市", "县", "区"):
             yield Span(start, end, "CITY", city, "dictionary", 0.7)
+
+
+@functools.lru_cache(maxsize=1)
+def _medical_terms() -> frozenset[str]:
+    """Chinese clinical terms (the text pillar's bundled lexicons): never a name."""
+    from importlib import resources
+
+    terms: set[str] = set()
+    for name in ("concepts_zh.tsv", "drugs_zh.tsv"):
+        text = (resources.files("medai.text") / "rules" / name).read_text(encoding="utf-8")
+        terms.update(line.split("\t")[0] for line in text.splitlines()[1:] if line)
+    return frozenset(t for t in terms if len(t) >= 2)
+
+
+def _medical(cand: str) -> bool:
+    """``cand`` is, or starts, a clinical term."""
+    terms = _medical_terms()
+    return any(cand[:n] in terms for n in range(2, len(cand) + 1))
+
+
+def _common(word: str, threshold: int = 100) -> bool:
+    """``word`` is an ordinary word: jieba's dictionary (with the medical terms) counts it at
+    least ``threshold`` times. Names that are also words (夏天, 白云) are lost; that is the
+    price of not tagging 麻醉 or 时间 as names."""
+    from medai.text.segment import _jieba
+
+    freq = _jieba().FREQ.get(word, 0)
+    return bool(freq and freq >= threshold) or _medical(word)
 
 
 def _is_given(ch: str) -> bool:
@@ -288,7 +344,7 @@ def _bounded_name(text: str, pos: int) -> str | None:
     while name:
         end = pos + len(name)
         if _AFTER_NAME.match(text, end):
-            return name
+            return None if _common(name, 1000) else name
         if name.endswith("某") or len(name) <= 2:
             return None
         name = name[:-1]
@@ -303,18 +359,28 @@ def _names(text: str) -> list[Span]:
             out.append(Span(m.end(), m.end() + len(name), "NAME", name, "context", 0.85))
         elif text[m.end() : m.end() + 1] in gazetteer().zh_surnames and \
                 not re.match(r"[\u4e00-\u9fff]", text[m.end() + 1 : m.end() + 2]) and \
-                re.search(r"(?:医师|医生|护士|药师|技师|检验|记录|审核|签名|随访医生)[:：]?\s*$",
+                re.search(r"(?:医师|医生|护士|药师|技师|检验|记录|审核|签名|随访医生)[:：]\s*$",
                           m.group()):  # fmt: skip
             out.append(Span(m.end(), m.end() + 1, "NAME", text[m.end()], "context", 0.75))
     # a name, then its sex or age: "付晨，男，41岁", "顾晓芸　女　37岁", "汤秀凤，95岁"
     for m in re.finditer(
-        r"(?:^|(?<=[\s\u3000，,。：:；;、（(）)—\]】]))([\u4e00-\u9fff]{2,4})"
-        r"(?=[ \t\u3000]*[，,（(]?[ \t\u3000]*(?:男|女|\d{1,3}\s*岁|[MF]/\d))",
+        r"(?:^|(?<=[\s\u3000，,。：:；;、（(）)—\]】床]))([\u4e00-\u9fff]{2,4})"
+        r"(?=[ \t\u3000]*[，,（(]?[ \t\u3000]*(?:男|女|\d{1,3}\s*岁|[MF]\b|[MF]/\d))",
         text,
     ):
         name = _bounded_name(text, m.start(1))
         if name and m.start(1) + len(name) <= m.end(1):
             out.append(Span(m.start(1), m.start(1) + len(name), "NAME", name, "context", 0.8))
+        elif (
+            not _ROLE_WORDS.search(m.group(1))
+            and not _common(m.group(1))
+            and not re.search(r"[科室院区床号岁性别年龄]", m.group(1))
+        ):
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
+    # a name at the start of a line, then a comma: "刘大海，入院第3天"
+    for m in re.finditer(r"(?m)^[ \t\u3000]*([\u4e00-\u9fff]{2,4})(?=[，,])", text):
+        if _valid_name(m.group(1)) and not _common(m.group(1)):
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
     # lists of people: "胸外科马骏、肿瘤内科邢晓光", "上门人员：鲁静、徐明", "殷/钮晓东"
     for m in re.finditer(
         r"(?<=[内外儿妇产眼骨疗射像理醉诊验养复剂声电学腔肤经心胸瘤化吸肾液泌湿染医"
@@ -340,7 +406,7 @@ def _names(text: str) -> list[Span]:
     # signatures: a name alone at the end of a line ("…来院探视。邝敏", "——于")
     for m in re.finditer(r"(?m)(?:^|[。；;！!\u3000]|——|--|—)[ \t\u3000]*([\u4e00-\u9fff]{2,3})[ \t\u3000]*$",
                          text):  # fmt: skip
-        if _valid_name(m.group(1)):
+        if _valid_name(m.group(1)) and not _common(m.group(1)):
             out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
     for m in re.finditer(r"(?m)(?:——|--|—)[ \t\u3000]*([\u4e00-\u9fff])[ \t\u3000]*$", text):
         if m.group(1) in gazetteer().zh_surnames:
@@ -351,7 +417,11 @@ def _names(text: str) -> list[Span]:
             if start < 0:
                 continue
             cand = text[start : m.start()]
-            if _valid_name(cand) and (start == 0 or not _is_given(text[start - 1]) or length == 3):
+            if (
+                _valid_name(cand)
+                and not _common(cand)
+                and (start == 0 or not _is_given(text[start - 1]) or length == 3)
+            ):
                 out.append(Span(start, m.start(), "NAME", cand, "context", 0.8))
                 break
     g = gazetteer()
@@ -360,7 +430,10 @@ def _names(text: str) -> list[Span]:
     ):
         sur = text[m.start() - 1 : m.start()]
         prev = text[m.start() - 2 : m.start() - 1]
-        if re.match(r"[\u4e00-\u9fff]", prev) and prev not in "请由找问向和与及、老小":
+        if (
+            re.match(r"[\u4e00-\u9fff]", prev)
+            and prev not in "请由找问向和与及、老小告知系给经医转"
+        ):
             continue
         if sur and sur in g.zh_surnames and sur not in _NOT_SURNAME and \
                 not any(s.end == m.start() for s in out):  # fmt: skip
@@ -369,10 +442,18 @@ def _names(text: str) -> list[Span]:
         name = _name_at(text, m.start())
         if name and name.endswith("某"):
             out.append(Span(m.start(), m.start() + len(name), "NAME", name, "context", 0.9))
+    # "<role>人/者/员/师/护士…：" then any 2-4 characters up to a boundary (次仁旺堆, 乌日娜)
+    for m in _ROLE_COLON.finditer(text):
+        cand = m.group(1)
+        if not _ROLE_WORDS.search(cand) and not _common(cand):
+            out.append(Span(m.start(1), m.end(1), "NAME", cand, "context", 0.75))
+    for m in _ROLE_SURNAME.finditer(text):  # "复核人：罗", "护士长 汪", "交：兰"
+        if m.group(1) in gazetteer().zh_surnames:
+            out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.7))
     # strong "role：" cues take any 2-4 characters up to a boundary (艾合买提, 古丽娜尔)
     for m in re.finditer(
-        r"(?:医师|医生|护士|药师|技师|记录者?|审核者?|签名|签字|报告医师|审核医师|"
-        r"儿子|女儿|丈夫|妻子|父亲|母亲|家属|联系人)[（(]?[ \t\u3000]*[:：，,]?[ \t\u3000]*"
+        r"(?:(?:医师|医生|护士|药师|技师|记录者?|审核者?|签名|签字|报告医师|审核医师|家属|联系人)"
+        r"[ \t\u3000]*[:：]|(?:儿子|女儿|丈夫|妻子|父亲|母亲)[（(]?[ \t\u3000]*[:：，,]?)[ \t\u3000]*"
         r"([\u4e00-\u9fff]{2,4})(?=[ \t\u3000]*(?:$|[\n，,。；;、（(）)]))",
         text,
     ):
@@ -399,10 +480,12 @@ def _names(text: str) -> list[Span]:
         if (
             (after_name or re.search(r"[阿老小][婆伯公叔姨]$", before))
             and not _ROLE_WORDS.search(m.group(1))
+            and not _common(m.group(1))
             and (_valid_name(m.group(1)) or not re.search(r"[病症炎癌术科室院]", m.group(1)))
         ):
             out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.75))
-    names = {s.text for s in out if len(s.text) >= 2 and not s.text.endswith("某")}
+    names = {s.text for s in out
+             if len(s.text) >= 2 and not s.text.endswith("某") and not _common(s.text)}  # fmt: skip
     for name in names:
         for m in re.finditer(re.escape(name), text):
             out.append(Span(m.start(), m.end(), "NAME", name, "propagated", 0.75))
@@ -411,8 +494,8 @@ def _names(text: str) -> list[Span]:
 
 def find_chinese(text: str) -> list[Span]:
     """Candidate PHI spans of a Chinese note (overlapping; resolve with :func:`resolve`)."""
-    from medai.privacy.english import _DATE_TEXT, _internet
+    from medai.privacy.english import _DATE_TEXT, _internet, _latin_names
 
     english_dates = [Span(m.start(), m.end(), "DATE", m.group()) for m in _DATE_TEXT.finditer(text)]
     return [*_dates(text), *english_dates, *_numbers(text), *_internet(text), *_places(text),
-            *_names(text)]  # fmt: skip
+            *_names(text), *_latin_names(text)]  # fmt: skip

@@ -186,4 +186,5 @@ def _plausible(span: Span, lang: str) -> bool:
     if not words or (len(words) > 1 and span.text.isupper()):
         return False
     common = _common_words()
-    return not all(w.lower() in common for w in words)
+    # at least one capitalised word that is not an ordinary word ("hold lisinopril" is not)
+    return any(w[0].isupper() and w.lower() not in common for w in words)

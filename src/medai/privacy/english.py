@@ -85,7 +85,8 @@ def _dates(text: str) -> Iterator[Span]:
         before, after = text[max(0, m.start() - 25) : m.start()], text[m.end() : m.end() + 12]
         if _NOT_MD_AFTER.match(after) or _NOT_MD_BEFORE.search(before):
             continue
-        if b in (5, 10) and not _MD_CUES.search(before):
+        timed = re.match(r"[ \t]+\d{1,2}:\d{2}", after)
+        if b in (5, 10) and not _MD_CUES.search(before) and not timed:
             continue  # strength 4/5, pain 3/10
         if re.match(r"\s*\d+\s*(?:mg|ml|tab|cap|%)", after, _FLAGS):
             continue
@@ -118,8 +119,10 @@ _ID_LABEL = (
     r"(?:No\.?|Number|#))?|Auth(?:orization)?(?:\s+(?:No\.?|Number|#))?|Ref(?:erence)?\s*#|"
     r"Order\s*#|Unit\s+No\.?|Chart\s*#|Record\s*#|Badge\s*#?|Employee\s+ID|Passport(?:\s+No\.?)?"
 )
-_ID_CUE = re.compile(rf"\b(?:{_ID_LABEL})\s*(?:[:#=]|is|no\.?)?\s*(?:#\s*)?"
-                     r"([A-Z]{0,4}[-]?\d[\dA-Z-]{3,}|\d{4,}[A-Z]?)\b", _FLAGS)  # fmt: skip
+_ID_CUE = re.compile(rf"\b(?:{_ID_LABEL}|ref|chart|autopsy no\.?|case no\.?|claim|auth)"
+                     r"[ \t.]*(?:[:#=]|is|no\.?)?[ \t.]*(?:#[ \t]*)?"
+                     r"([A-Z]{0,4}[ -]?\d[\dA-Z-]{2,}(?:[ ]\d{1,5}){0,3}|[A-Z]{1,4}-[A-Z]?\d{4,})\b",
+                     _FLAGS)  # fmt: skip
 _ID_SHAPE = re.compile(r"(?<![\w./-])(?:[A-Z]{1,4}-?\d{5,}[A-Z0-9-]*|[A-Z]{1,4}\d{0,3}-\d{2,4}-?\d{3,}|"
                        r"\d{7,}(?:-\d+)?)(?![\w/-])")  # fmt: skip
 _DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
@@ -128,7 +131,8 @@ _AGE = re.compile(
     r"year[- ]old|years? of age|-year|yr)",
     _FLAGS,
 )
-_AGE_CUE = re.compile(r"\b(?:age[d:]?|aged|age of|at age)\s*:?\s*(9\d|1[0-2]\d)\b", _FLAGS)
+_AGE_CUE = re.compile(r"\b(?:age[d:]?|aged|age of|at age|turned|turns|turning)\s*:?\s*(9\d|1[0-2]\d)\b",
+                      _FLAGS)  # fmt: skip
 _AGE_SEX = re.compile(r"(?<![\d./-])(9\d|1[0-2]\d)\s?(?:[MF]|y/?o)\b")
 _ZIP_AFTER_STATE = re.compile(
     r"\b([A-Z]{2}|[A-Z][a-z]+(?: [A-Z][a-z]+)?)\.?,?\s+(\d{5}(?:-\d{4})?)\b"
@@ -141,7 +145,7 @@ _URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"')\]]+|\b[\w-]+(?:\.[\w-
                   r"(?:com|org|net|edu|gov|io|us|health|care|info|biz)(?:/[^\s<>\"')\]]*)?\b",
                   _FLAGS)  # fmt: skip
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])", _FLAGS)
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}(?![\w]|:[0-9a-f])", _FLAGS)
 
 # --- addresses and places ---------------------------------------------------------------------
 _STREET_SUFFIX = (
@@ -150,22 +154,27 @@ _STREET_SUFFIX = (
     r"Crescent|Cres|Close|Plaza|Path|Run|Pass|Point|Pt|Ridge|Heights|Hts|Grove|Creek|Hollow|"
     r"Bend|Crossing|Xing|Walk|Green|Gardens|Park|Commons|Route|Rte"
 )
+_STREET_CAPS = (r"STREET|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|HIGHWAY|HWY|PARKWAY|"
+                r"PKWY|WAY|PLACE|COURT|TERRACE|CIRCLE")  # fmt: skip
 _ADDRESS = re.compile(
-    rf"\b\d{{1,6}}[A-Z]?\s+(?:(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?\s+)?"
-    rf"(?:[A-Z0-9][\w'.-]*\s+){{0,3}}(?:{_STREET_SUFFIX})\.?"
-    rf"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
-    rf"(?:\s*,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Fl|Floor|Rm|Room|#)\.?\s*#?\s*"
-    rf"[\w-]+)?",
+    rf"\b\d{{1,6}}[A-Z]?[ \t]+(?:(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?[ \t]+)?"
+    rf"(?:[A-Z0-9][\w'.-]*[ \t]+){{0,3}}(?:{_STREET_SUFFIX}|{_STREET_CAPS})\.?\b"
+    rf"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
+    rf"(?:[ \t]*,?[ \t]*(?i:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Fl|Floor|Rm|Room|#)\.?"
+    rf"[ \t]*#?[ \t]*[\w-]+)?",
 )
 _POBOX = re.compile(r"\bP\.?\s?O\.?\s*Box\s+\d+\b", _FLAGS)
 _CITY_STATE = re.compile(r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})(?:,[ \t]*([A-Z]{2})\b|[ \t]+"
                          r"([A-Z]{2})(?=[ \t]+\d{5}))")  # fmt: skip
+_CITY_PAREN_ZIP = re.compile(r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})[ \t]*\((\d{5}(?:-\d{4})?)\)")
+_CAPS_CITY_STATE_ZIP = re.compile(r"\b([A-Z]{3,}(?:[ ][A-Z]{3,}){0,2}),?[ \t]+([A-Z]{2})[ \t]+"
+                                  r"(\d{5}(?:-\d{4})?)\b")  # fmt: skip
 _CITY_ZIP = re.compile(r"(?:,|\b(?:Rd|St|Ave|Dr|Ln|Ct|Way|Blvd)\.?)[ \t]+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)"
                        r"{0,2}),?[ \t]+(\d{5}(?:-\d{4})?)\b")  # fmt: skip
 _CITY_CUE = re.compile(
     r"\b(?:lives? in|living in|resides? in|resident of|from|moved to|born in|native of|"
     r"relocated to|visiting|returned from|traveled to|travelled to|home in|located in|"
-    r"town of|city of|county of|in|at|near|to|kids in|family in|, )[ \t]+"
+    r"town of|city of|county of|in|at|near|to|kids in|family in|home:|, |\()[ \t]*"
     r"((?:[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}))",
 )
 _INSTITUTION_WORDS = (
@@ -185,11 +194,21 @@ _INSTITUTION_WORDS = (
     r"Roofing|Construction|Storage|Logistics|Trucking|Motors|Manufacturing|Farms|Dairy|"
     r"Restaurant|Diner|Hotel|Inn|Market|Store|Warehouse|Plant|Mills|North America|Services|"
     r"Solutions|Systems|Technologies|Insurance|Elementary School|High|Preschool|Daycare|"
-    r"Day Care|Academy|Kids|Pediatric Associates"
+    r"Day Care|Academy|Kids|Pediatric Associates|Transportation|Transport|Ambulance|"
+    r"Funeral Home|Supplies|Supply|Products|Medical Products|Accounting|LLP|ISD|"
+    r"School District|Technology|Auto Body|Distribution|Cancer Center|Heart Institute|"
+    r"Rehabilitation|Nursing & Rehabilitation|Credit Union|Law Firm|Group Home|House"
 )
 _INSTITUTION = re.compile(
     rf"\b(?:(?:St\.?|Saint|Mt\.?|Mount)\s+)?(?:[A-Z][\w'&.-]*\s+(?:of\s+(?:the\s+)?)?){{1,5}}"
     rf"(?:{_INSTITUTION_WORDS})\b(?:\s+(?:of|at|in)\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){{0,2}})?"
+)
+_INSTITUTION_CAPS = re.compile(
+    r"\b(?:ST\.?[ ]|SAINT[ ])?(?:[A-Z][A-Z'&.-]+[ ]){1,4}(?:HOSPITAL|MEDICAL CENTER|CARE CENTER|"
+    r"SENIOR LIVING|NURSING HOME|NURSING CENTER|CLINIC|REHABILITATION|HOSPICE|HEALTH CENTER|"
+    r"HEALTH|PHARMACY|HEALTHCARE|LIVING CENTER|MANOR|MEMORY CARE)\b|"
+    r"\b(?:VNA|VISITING NURSE ASSOCIATION) OF(?: [A-Z]+){1,3}\b|"
+    r"\bHospital(?:[ ](?:[A-Z][\w'-]*|de|del|la|las|los|y)){1,5}\b"
 )
 _INSTITUTION_SHORT = re.compile(
     r"\b(?:CVS|Walgreens|Rite Aid|Walmart|Costco|Kroger|Target|Kaiser(?: Permanente)?|"
@@ -246,7 +265,11 @@ _VERB_CUE = re.compile(
     rf"informant|historian|guarantor|insured|subscriber|electronically signed by|e-signed by|"
     rf"sig|signature|from|to|attn|dear|sincerely|regards|thanks|thank you|re|"
     rf"adjuster|reader|reading|cm|case manager|coordinator|manager|supervisor|"
-    rf"charge nurse|doula|midwife|chaplain|dietitian|aide|interpreter)\b[ \t]*[,:]?"
+    rf"charge nurse|doula|midwife|chaplain|dietitian|aide|interpreter|coworker|co-worker|"
+    rf"officer|principal|teacher|educator|cde|scribe|assistant|tech|technician|inv|"
+    rf"investigator|staff|intake|worker|director|coach|counselor|counsellor|boss|"
+    rf"caseworker|navigator|volunteer|decedent|deceased|pathologist|radiologist|"
+    rf"pcp|dr)\b[ \t]*[(]?[ \t]*[,:]?"
     rf"[ \t]*(?:Dr\.?[ \t]+)?({_NAME_SEQ})",
 )
 _NAME_FIELD = re.compile(rf"(?m)^[ \t]*(?i:patient(?:'s)? name|name|pt name|patient|insured|"
@@ -254,9 +277,18 @@ _NAME_FIELD = re.compile(rf"(?m)^[ \t]*(?i:patient(?:'s)? name|name|pt name|pati
                          rf"[A-Z][A-Z'-]+,\s*[A-Z][A-Z'-]+(?:\s+[A-Z]\.?)?)")  # fmt: skip
 _NAME_AGE = re.compile(rf"({_NAME_SEQ}),?[ \t]+(?:\d{{1,3}}[ \t]?(?:[MF]\b|y/?o\b|yo\b|-?year|"
                        rf"y\.o\.)|\((?:DOB|MRN|age|dob)\b|(?:DOB|MRN)\b)")  # fmt: skip
+_CAPS_CUE = re.compile(
+    r"\b(?i:dr|doctor|signed(?: by)?|md|rn|np|pa|pathologist|physician|attending|resident|"
+    r"decedent|patient|pt|name|provider|pcp|surgeon|radiologist|cosigned by|dictated by|"
+    r"electronically signed by|reviewed by|ordered by|nurse|tech|patient label)\b[ \t.]*:?[ \t]*"
+    r"((?:[A-Z][A-Z'-]+,?[ \t]+){0,3}[A-Z][A-Z'-]+(?:[ \t]+[A-Z]\b\.?)?)"
+)
+_NICKNAME = re.compile(r"(?i:goes by|called|aka|a\.k\.a\.|nickname|prefers|baby)[ \t]*[\"“']"
+                       r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)[\"”']")  # fmt: skip
 _LOWER_CUE = re.compile(r"\b(?:dr|pt|mr|mrs|ms|miss|patient|neighbor|neighbour|wife|husband|"
                         r"son|daughter|dtr|mother|father|sister|brother|spoke(?: to| with)?|"
-                        r"called|per|fam|family)\.?[ \t]*\(?([a-z]{2,}(?:[ \t]+[a-z]{2,}){0,2})")  # fmt: skip
+                        r"called|per|fam|family|attending|cm|rn|w/)\.?[ \t]*\(?"
+                        r"((?:[a-z]\.[ \t]*)?[a-z][a-z'-]+(?:[ \t]+[a-z][a-z'-]+){0,2})")  # fmt: skip
 _LAST_FIRST_CUE = re.compile(r"(?:\b(?:PT|Pt|Patient|PATIENT|Re|RE|Name|NAME)\s*:|[—–])[ \t]*"
                              r"([A-Z][A-Za-z'-]+,[ \t]*[A-Z][A-Za-z'-]+(?:[ \t]+[A-Z]\.?)?)")  # fmt: skip
 _INITIALS_ROLE = re.compile(r"(?<![\w.])([A-Z]\.[ ]?[A-Z]\.(?:[ ]?[A-Z]\.)?|[A-Z]{2,3}|[a-z]{2,3})"
@@ -336,10 +368,22 @@ def _names(text: str) -> list[Span]:
         if keep:
             value = " ".join(keep)
             out.append(Span(m.start(1), m.start(1) + len(value), "NAME", value, "context", 0.7))
+    for m in _CAPS_CUE.finditer(text):
+        tokens = [t.strip(",.") for t in m.group(1).split()]
+        names = [t for t in tokens if t.lower() in g.first_names or t.lower() in g.last_names]
+        if names and not any(t.lower() in common and t.lower() not in g.first_names
+                             and t.lower() not in g.last_names for t in tokens if len(t) > 1):  # fmt: skip
+            value = m.group(1).rstrip(" ,.")
+            out.append(Span(m.start(1), m.start(1) + len(value), "NAME", value, "context", 0.8))
+    for m in _NICKNAME.finditer(text):
+        out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.85))
     for m in _LAST_FIRST_CUE.finditer(text):
         out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.9))
     for m in _INITIALS_ROLE.finditer(text):
-        if m.group(1).upper() not in _UNITS:
+        lower = m.group(1).islower()
+        role = m.group().rstrip()[-2:]
+        if m.group(1).upper() not in _UNITS and not (lower and (m.group(1) in common
+                                                                or role.isupper())):  # fmt: skip
             out.append(Span(m.start(1), m.end(1), "NAME", m.group(1), "context", 0.75))
     for m in _SIGNATURE.finditer(text):
         value = m.group(1)
@@ -373,6 +417,15 @@ def _names(text: str) -> list[Span]:
             out.append(Span(m.start(), m.end(), "NAME", m.group(), "dictionary",
                             0.8 if known == 2 else 0.6))  # fmt: skip
     return out
+
+
+def _latin_names(text: str) -> list[Span]:
+    """Names in Latin script inside a note in another language ("其妻Sarah Thompson"): titles,
+    degrees and dictionary first+last pairs only."""
+    if not re.search(r"[A-Z][a-z]+[ \t]+[A-Z][a-z]+", text):
+        return []
+    return [s for s in _names(text) if s.source == "dictionary" or re.search(
+        r"(?:Dr|Mr|Mrs|Ms|Miss)\.?\s*$", text[max(0, s.start - 5) : s.start])]  # fmt: skip
 
 
 def _propagate(text: str, names: list[Span]) -> list[Span]:
@@ -411,6 +464,13 @@ def _places(text: str) -> Iterator[Span]:
             zip_m = re.match(r"[ \t]+(\d{5}(?:-\d{4})?)\b", text[m.end() :])
             if zip_m:
                 yield Span(m.end() + zip_m.start(1), m.end() + zip_m.end(1), "ZIP", zip_m.group(1))
+    for m in _CITY_PAREN_ZIP.finditer(text):
+        yield Span(m.start(1), m.end(1), "CITY", m.group(1), "context", 0.85)
+        yield Span(m.start(2), m.end(2), "ZIP", m.group(2))
+    for m in _CAPS_CITY_STATE_ZIP.finditer(text):
+        if m.group(2).lower() in g.states_en:
+            yield Span(m.start(1), m.end(1), "CITY", m.group(1), "context", 0.85)
+            yield Span(m.start(3), m.end(3), "ZIP", m.group(3))
     for m in _CITY_ZIP.finditer(text):
         yield Span(m.start(1), m.end(1), "CITY", m.group(1), "context", 0.85)
         yield Span(m.start(2), m.end(2), "ZIP", m.group(2))
@@ -427,7 +487,7 @@ def _places(text: str) -> Iterator[Span]:
             yield Span(m.start(2), m.end(2), "ZIP", m.group(2))
     for m in _ZIP_CUE.finditer(text):
         yield Span(m.start(1), m.end(1), "ZIP", m.group(1))
-    for rx in (_INSTITUTION, _INSTITUTION_SHORT):
+    for rx in (_INSTITUTION, _INSTITUTION_SHORT, _INSTITUTION_CAPS):
         for m in rx.finditer(text):
             value = m.group()
             # drop leading words that are not part of a proper name ("Patient Mercy Hospital")

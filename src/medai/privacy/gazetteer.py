@@ -107,7 +107,7 @@ def gazetteer() -> Gazetteer:
     cities_en: set[str] = set()
     cities_zh: set[str] = set()
     for c in cache.get_cities().values():
-        if c["countrycode"] == "US":
+        if c["countrycode"] == "US" or c["population"] >= 200_000:  # US towns, world cities
             cities_en.add(c["name"].lower())
         elif c["countrycode"] in ("CN", "TW", "HK", "MO"):
             for alt in c.get("alternatenames", []):
