@@ -76,9 +76,13 @@ def test_explain_and_generate_cli(
     assert float(out[0]["objective"]) >= float(out[-1]["objective"])
     assert len(list(csv.DictReader(hist.open()))) == 4 and page.exists()
     capsys.readouterr()
-    # a regression model without a range: the error says how to give one, nothing written
+    # without a range the training labels' mean +- 2 sd (in the card) is used
+    auto = tmp_path / "auto.csv"
+    assert main(["mol", "generate", "-s", "CCO", "-m", str(bundle), "-o", str(auto),
+                 "--generations", "1", "--population", "5", "--offspring", "5"]) == 0  # fmt: skip
     bad = tmp_path / "bad.csv"
-    assert main(["mol", "generate", "-s", "CCO", "-m", str(bundle), "-o", str(bad)]) == 2
-    assert "--property-range" in capsys.readouterr().err and not bad.exists()
+    assert main(["mol", "generate", "-s", "CCO", "-m", str(bundle), "-o", str(bad),
+                 "--property-range", "5", "1"]) == 2  # fmt: skip
+    assert "lo < hi" in capsys.readouterr().err and not bad.exists()
     assert main(["mol", "generate", "-s", "C1CC", "-o", str(bad)]) == 2
     assert main(["mol", "generate", "-o", str(bad)]) == 2

@@ -70,6 +70,13 @@ def test_property_objective_steers_the_search(nci_logp: Path) -> None:
     # maximising predicted logP finds more lipophilic molecules than minimising it
     assert up["pred_logp"].head(10).mean() > down["pred_logp"].head(10).mean() + 1.0
     assert "nn_similarity" in up.columns and up["nn_similarity"].between(0, 1).all()
+    # without a range: the training labels' mean +- 2 sd, recorded in the card
+    stats = model.card["training_data"]["label_stats"]["logp"]
+    auto = Objective([Chem.MolFromSmiles("CCO")], bundle=model, weights="property=1")
+    assert auto.property_range == pytest.approx(
+        (stats["mean"] - 2 * stats["std"], stats["mean"] + 2 * stats["std"])
+    )
+    del model.card["training_data"]["label_stats"]
     with pytest.raises(InvalidInputError, match="property range"):
         Objective([Chem.MolFromSmiles("CCO")], bundle=model, weights="property=1")
     with pytest.raises(InvalidInputError, match="lo < hi"):
