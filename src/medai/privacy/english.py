@@ -200,8 +200,17 @@ _INSTITUTION_WORDS = (
     r"Rehabilitation|Nursing & Rehabilitation|Credit Union|Law Firm|Group Home|House"
 )
 _INSTITUTION = re.compile(
-    rf"\b(?:(?:St\.?|Saint|Mt\.?|Mount)\s+)?(?:[A-Z][\w'&.-]*\s+(?:of\s+(?:the\s+)?)?){{1,5}}"
-    rf"(?:{_INSTITUTION_WORDS})\b(?:\s+(?:of|at|in)\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){{0,2}})?"
+    rf"\b(?:(?:St\.?|Saint|Mt\.?|Mount)[ \t]+)?(?:[A-Z][\w'&.-]*[ \t]+(?:of[ \t]+(?:the[ \t]+)?)?)"
+    rf"{{1,5}}(?:{_INSTITUTION_WORDS})\b(?:[ \t]+(?:of|at|in)[ \t]+[A-Z][\w'.-]*"
+    rf"(?:[ \t]+[A-Z][\w'.-]*){{0,2}})?"
+)
+_ORG_CUE = re.compile(
+    r"\b(?i:works? (?:at|for)|worked (?:at|for)|working (?:at|for)|employed (?:at|by|with)|"
+    r"employee (?:of|at)|employer[:]?|retired from|job at|student at|attends|enrolled at|"
+    r"transferred (?:from|to)|discharged to|admitted to|outside records from|records from|"
+    r"sent via|insurer[:]?|pharmacy[:]?|school[:]?|facility[:]?|agency[:]?|"
+    r"company[:]?|vendor[:]?|supplier[:]?|dme[:]?|home health[:]?)[ \t]+"
+    r"((?:[A-Z][\w'.&-]*|&)(?:[ \t]+(?:[A-Z][\w'.&-]*|&|of|the|de|for)){0,5})"
 )
 _INSTITUTION_CAPS = re.compile(
     r"\b(?:ST\.?[ ]|SAINT[ ])?(?:[A-Z][A-Z'&.-]+[ ]){1,4}(?:HOSPITAL|MEDICAL CENTER|CARE CENTER|"
@@ -211,9 +220,9 @@ _INSTITUTION_CAPS = re.compile(
     r"\bHospital(?:[ ](?:[A-Z][\w'-]*|de|del|la|las|los|y)){1,5}\b"
 )
 _INSTITUTION_SHORT = re.compile(
-    r"\b(?:CVS|Walgreens|Rite Aid|Walmart|Costco|Kroger|Target|Kaiser(?: Permanente)?|"
+    r"\b(?:CVS|Walgreens|Rite Aid|Walmart|Costco|Kroger|Kaiser(?: Permanente)?|"
     r"Mayo Clinic|Cleveland Clinic|Johns Hopkins|Mass General|MGH|UCSF|UCLA|NYU Langone|"
-    r"Mount Sinai|Cedars-Sinai|Brigham(?: and Women's)?|Duke|Stanford|Vanderbilt|"
+    r"Mount Sinai|Cedars-Sinai|Brigham(?: and Women's)?|Stanford|Vanderbilt|"
     r"Sutter|Dignity|Ascension|Banner|Baylor|Emory|Yale New Haven|Penn Medicine)\b"
 )
 _GENERIC_INSTITUTION = re.compile(
@@ -226,7 +235,9 @@ _GENERIC_INSTITUTION = re.compile(
     r"Long[- ]Term|Acute|Behavioral|Mental|Women's|Heart|Cancer|Eye|Dental|Walk-In|Infusion|"
     r"Anticoagulation|Coumadin|Diabetes|Endocrine|Transplant|Liver|Kidney|Renal|Lung|Vein|"
     r"Vascular|Spine|Orthopedic|Ortho|Neurology|Psychiatry|Psychiatric|Addiction|Methadone|"
-    r"Hospice|Palliative|Home Health|Hearing|Foot|Skin|Allergy|Travel|Fertility|Lab|"
+    r"Hospice|Palliative|Home Health|Hearing|Foot|Skin|Allergy|Travel|Fertility|Lab|Thoracic|"
+    r"Hematology|Anticoag|Ophthalmology|Pulmonary|Gastroenterology|Hepatology|Oncology|"
+    r"Medical Oncology|Radiation Oncology|Sleep Medicine|Neurology|Endocrinology|"
     r"Laboratory|Specialty|Multispecialty)\s*)+$",
     _FLAGS,
 )
@@ -487,6 +498,17 @@ def _places(text: str) -> Iterator[Span]:
             yield Span(m.start(2), m.end(2), "ZIP", m.group(2))
     for m in _ZIP_CUE.finditer(text):
         yield Span(m.start(1), m.end(1), "ZIP", m.group(1))
+    common = _common_words()
+    for m in _ORG_CUE.finditer(text):
+        value = re.sub(r"(?:[ \t]+(?:of|the|de|for|&))+$", "", m.group(1)).rstrip(".")
+        words = value.split()
+        if not words or words[0].lower() in common or words[0].lower() in _NOT_NAME_WORDS:
+            continue
+        if value.isupper() and not re.search(rf"\b(?:{_INSTITUTION_WORDS})\b", value.title()):
+            continue  # ICU, TRANSFER FORM, CONSULT
+        if value.lower() in g.cities_en or value.lower() in g.states_en:
+            continue
+        yield Span(m.start(1), m.start(1) + len(value), "INSTITUTION", value, "context", 0.75)
     for rx in (_INSTITUTION, _INSTITUTION_SHORT, _INSTITUTION_CAPS):
         for m in rx.finditer(text):
             value = m.group()

