@@ -77,7 +77,7 @@ def _admin_areas() -> set[str]:
     spec = importlib.util.find_spec("cpca")  # the data file only: importing cpca needs setuptools
     if spec is None or not spec.submodule_search_locations:
         return set()
-    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "adcodes.csv"
+    path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "adcodes.csv"
     if not path.exists():
         return set()
     out: set[str] = set()
