@@ -10,6 +10,7 @@ degrees, relations, "seen by", "Name:" fields) and from the name dictionaries fo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -430,6 +431,37 @@ def _names(text: str) -> list[Span]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _clinical_words() -> frozenset[str]:
+    """Words of clinical vocabulary (ICD-10-CM titles, drug names, the text pillar's terms),
+    lower case: a capitalised pair made of them is a heading, not a name."""
+    try:
+        from medai.text.lexicon import bundled_terms, drug_terms, icd10cm_terms
+    except ImportError:
+        return frozenset()
+    words: set[str] = set()
+    terms = [t.term for t in icd10cm_terms()] + [t.term for t in drug_terms()]
+    for term in [*terms, *bundled_terms("en")]:
+        words.update(w for w in re.findall(r"[a-z]{3,}", term.lower()))
+    return frozenset(words)
+
+
+_UNKNOWN_PAIR = re.compile(r"(?<![\w.'-])([A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?)[ ]([A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?)"
+                           r"(?![\w'-]|[ ](?:Hospital|Clinic|Center|Medical|Health|County|Street|"
+                           r"Ave|Road|Rd|St|Drive|Dr\b))")  # fmt: skip
+
+
+def _unknown_pairs(text: str) -> Iterator[Span]:
+    """ "Firstname Lastname" where neither word is an ordinary or clinical word."""
+    common, clinical, g = _common_words(), _clinical_words(), gazetteer()
+    for m in _UNKNOWN_PAIR.finditer(text):
+        a, b = m.group(1).lower(), m.group(2).lower()
+        if any(w in common or w in clinical or w in _MONTH_WORDS or w.upper() in _UNITS
+               or w in g.cities_en or w in g.states_en for w in (a, b)):  # fmt: skip
+            continue
+        yield Span(m.start(), m.end(), "NAME", m.group(), "dictionary", 0.6)
+
+
 def _latin_names(text: str) -> list[Span]:
     """Names in Latin script inside a note in another language ("其妻Sarah Thompson"): titles,
     degrees and dictionary first+last pairs only."""
@@ -569,7 +601,7 @@ def _internet(text: str) -> Iterator[Span]:
 def find_english(text: str) -> list[Span]:
     """Candidate PHI spans of an English note (overlapping; resolve with :func:`resolve`)."""
     spans = [*_dates(text), *_numbers(text), *_internet(text), *_places(text)]
-    names = _names(text)
+    names = _names(text) + list(_unknown_pairs(text))
     spans += names
     spans += _propagate(text, names)
     return spans
