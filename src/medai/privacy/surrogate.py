@@ -250,7 +250,8 @@ def shift_date(text: str, days: int) -> str | None:
         return f"{n:02d}" if len(like) == 2 else str(n)
 
     s = text
-    m = re.fullmatch(r"(\d{4})(\s*年\s*)(\d{1,2})(\s*月\s*)(\d{1,2})(\s*[日号]?)", s)
+    # 2023年5月3日, 2023-05-03, 2023/5/3, 2023.05.03 (separators and padding are kept)
+    m = re.fullmatch(r"(\d{4})(\s*年\s*|[-/.])(\d{1,2})(\s*月\s*|[-/.])(\d{1,2})(\s*[日号]?)", s)
     if m:
         d = move(int(m.group(1)), int(m.group(3)), int(m.group(5)))
         return None if d is None else (f"{d.year}{m.group(2)}{two(d.month, m.group(3))}"
@@ -263,11 +264,6 @@ def shift_date(text: str, days: int) -> str | None:
     if m:
         d = move(2000, int(m.group(1)), int(m.group(3)))
         return None if d is None else f"{d.month}{m.group(2)}{d.day}{m.group(4)}"
-    m = re.fullmatch(r"(\d{4})([-/.])(\d{1,2})([-/.])(\d{1,2})(日?)", s)
-    if m:
-        d = move(int(m.group(1)), int(m.group(3)), int(m.group(5)))
-        return None if d is None else (f"{d.year}{m.group(2)}{two(d.month, m.group(3))}"
-                                       f"{m.group(4)}{two(d.day, m.group(5))}{m.group(6)}")  # fmt: skip
     m = re.fullmatch(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})", s)
     if m:
         a, b, y = int(m.group(1)), int(m.group(3)), int(m.group(4))
