@@ -134,6 +134,9 @@ _AGE = re.compile(
 )
 _AGE_CUE = re.compile(r"\b(?:age[d:]?|aged|age of|at age|turned|turns|turning)\s*:?\s*(9\d|1[0-2]\d)\b",
                       _FLAGS)  # fmt: skip
+_AGE_AFTER_NAME = re.compile(
+    r"\b[A-Z][a-z]+,[ \t](9\d|1[0-2]\d)(?=,|[ \t](?:yo|y/o|years?|yrs?)\b)"
+)
 _AGE_SEX = re.compile(r"(?<![\d./-])(9\d|1[0-2]\d)\s?(?:[MF]|y/?o)\b")
 _ZIP_AFTER_STATE = re.compile(
     r"\b([A-Z]{2}|[A-Z][a-z]+(?: [A-Z][a-z]+)?)\.?,?\s+(\d{5}(?:-\d{4})?)\b"
@@ -574,7 +577,7 @@ def _numbers(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "ID", m.group(), "pattern", 0.8)
     for m in _AGE.finditer(text):
         yield Span(m.start(1), m.end(1), "AGE", m.group(1))
-    for rx in (_AGE_CUE, _AGE_SEX):
+    for rx in (_AGE_CUE, _AGE_SEX, _AGE_AFTER_NAME):
         for m in rx.finditer(text):
             yield Span(m.start(1), m.end(1), "AGE", m.group(1))
 
