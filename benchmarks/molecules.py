@@ -32,14 +32,12 @@ survive):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import math
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,12 +48,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from side_venv import build_venv  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data" / "molecules"
 OUT = ROOT / "benchmarks" / "results" / "molecules.json"
 VENV = ROOT / "benchmarks" / ".chemprop-venv"
 TORCH_REQUIREMENT = "torch==2.13.0"  # CPU wheel on the local find-links; installed first
 CHEMPROP_REQUIREMENT = "chemprop==2.3.1"
-STAMP = ".medai-stamp.json"
 SECTIONS = ("speed", "esol", "bbbp", "tox21", "lipo")
 TOX21 = ["NR-AR", "NR-AR-LBD", "NR-AhR", "NR-Aromatase", "NR-ER", "NR-ER-LBD",
          "NR-PPAR-gamma", "SR-ARE", "SR-ATAD5", "SR-HSE", "SR-MMP", "SR-p53"]  # fmt: skip
@@ -105,13 +105,9 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib import metadata
+    from medai.core.bundle import package_versions
 
-    out = {"python": platform.python_version()}
-    for pkg in ("medai", "rdkit", "numpy", "torch"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[pkg] = metadata.version(pkg)
-    return out
+    return {"python": platform.python_version(), **package_versions("rdkit", "numpy", "torch")}
 
 
 # -- the chemprop virtualenv ---------------------------------------------------------------------
@@ -125,36 +121,7 @@ def ensure_venv(path: str | Path = VENV, python: str = "python3") -> Path:
     build is pulled), then ``pip install chemprop==2.3.1``. A stamp file written last makes
     later calls return at once; a half-built virtualenv is removed and built again.
     """
-    path = Path(path)
-    if not path.is_absolute():
-        path = ROOT / path
-    exe = path / "bin" / "python"
-    stamp = path / STAMP
-    want = [TORCH_REQUIREMENT, CHEMPROP_REQUIREMENT]
-    try:
-        if json.loads(stamp.read_text())["requirements"] == want and exe.exists():
-            return exe
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    if path.exists():
-        if not (path / "pyvenv.cfg").is_file():
-            raise SystemExit(f"{path} exists and is not a virtualenv; move it away")
-        shutil.rmtree(path)
-    print(f"building {path} ({', '.join(want)}) ...", file=sys.stderr, flush=True)
-    pip = [str(exe), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    for cmd in ([python, "-m", "venv", str(path)], [*pip, want[0]], [*pip, want[1]]):
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            raise SystemExit(
-                f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
-                f"{proc.stderr[-3000:]}"
-            )
-    freeze = subprocess.run(
-        [str(exe), "-m", "pip", "freeze", "--disable-pip-version-check"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    stamp.write_text(json.dumps({"requirements": want, "packages": freeze}, indent=1) + "\n")
-    return exe
+    return build_venv(path, [TORCH_REQUIREMENT, CHEMPROP_REQUIREMENT], python)
 
 
 def _venv_versions(exe: Path) -> dict[str, str]:

@@ -34,7 +34,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,10 +43,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from side_venv import build_venv  # noqa: E402
+
 VENV = ROOT / "benchmarks" / ".medspacy-venv"
 GOLD = ROOT / "tests" / "data" / "text" / "context_en.jsonl"
 MEDSPACY_REQUIREMENT = "medspacy==1.3.1"
-STAMP = ".medai-stamp.json"
 # our attribute name -> medspaCy's Span extension
 ATTRIBUTES = {
     "negated": "is_negated",
@@ -98,45 +99,7 @@ def ensure_venv(path: str | Path = VENV, python: str = "python3") -> Path:
     and PyRuSH); a stamp file written last makes later calls return at once. A half-built
     virtualenv (no stamp, or a stamp for another requirement) is removed and built again.
     """
-    path = Path(path)
-    if not path.is_absolute():
-        path = ROOT / path
-    bindir = "Scripts" if os.name == "nt" else "bin"
-    exe = path / bindir / ("python.exe" if os.name == "nt" else "python")
-    stamp = path / STAMP
-    try:
-        if json.loads(stamp.read_text())["requirement"] == MEDSPACY_REQUIREMENT and exe.exists():
-            return exe
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    if path.exists():
-        if not (path / "pyvenv.cfg").is_file():
-            raise SystemExit(f"{path} exists and is not a virtualenv; move it away")
-        shutil.rmtree(path)
-    print(f"building {path} ({MEDSPACY_REQUIREMENT}) ...", file=sys.stderr, flush=True)
-    steps = [
-        [python, "-m", "venv", str(path)],
-        [str(exe), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-         MEDSPACY_REQUIREMENT],
-    ]  # fmt: skip
-    for cmd in steps:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            raise SystemExit(
-                f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
-                f"{proc.stderr[-3000:]}"
-            )
-    freeze = subprocess.run(
-        [str(exe), "-m", "pip", "freeze", "--disable-pip-version-check"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    stamp.write_text(
-        json.dumps({"requirement": MEDSPACY_REQUIREMENT, "packages": freeze}, indent=1) + "\n"
-    )
-    return exe
-
-
-# -- the worker (runs inside the medspaCy virtualenv) ------------------------------------------
+    return build_venv(path, [MEDSPACY_REQUIREMENT], python)
 
 
 def _groups(spans: Sequence[Any]) -> list[list[int]]:
