@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ from medai.core.metrics import (
     multiclass_metrics,
     multilabel_metrics,
 )
+from medai.core.training import EarlyStopping
 from medai.imaging.model import ImageBundle
 
 if TYPE_CHECKING:
@@ -195,8 +194,8 @@ def train(
     bundle = ImageBundle(card, net)
 
     history: list[dict[str, float]] = []
-    best_auc, best_state, best_epoch, wait = -1.0, copy.deepcopy(net.state_dict()), 0, 0
-    start = time.perf_counter()
+    stopper = EarlyStopping(net, best=-1.0, patience=patience,
+                            max_seconds=None if max_minutes is None else max_minutes * 60)  # fmt: skip
     y_val = ims.labels[idx["val"]]
     for epoch in range(1, epochs + 1):
         net.train()
@@ -223,21 +222,11 @@ def train(
         if progress:
             progress(f"epoch {epoch}/{epochs} loss {total / max(seen, 1):.3f} val AUROC {val_auc:.3f}",
                      epoch, epochs)  # fmt: skip
-        if val_auc > best_auc:
-            best_auc, best_state, best_epoch, wait = (
-                val_auc,
-                copy.deepcopy(net.state_dict()),
-                epoch,
-                0,
-            )
-        else:
-            wait += 1
-        elapsed = (time.perf_counter() - start) / 60
-        if wait >= patience or (max_minutes is not None and elapsed >= max_minutes):
+        if stopper.step(val_auc, epoch):
             break
-    net.load_state_dict(best_state)
-    net.eval()
-    train_seconds = time.perf_counter() - start
+    stopper.restore()
+    train_seconds = stopper.elapsed()
+    best_auc, best_epoch = stopper.best, stopper.epoch
 
     card["model"].update({
         "parameters": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": 1e-4,

@@ -20,9 +20,7 @@ stopping on the validation loss/metric.
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from medai.core.errors import InvalidInputError, require
+from medai.core.training import EarlyStopping
 from medai.molecules.features import ATOM_FDIM, BOND_FDIM, MolGraph, batch_graphs
 
 require("torch", "molecules")  # this module is imported only when a D-MPNN is used
@@ -316,8 +315,8 @@ def _train(
     yt = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
     et = torch.from_numpy(extra_train.astype(np.float32)) if extra_train is not None else None
     history: list[dict[str, float]] = []
-    best_score, best_state, best_epoch, wait, step = -math.inf, None, 0, 0, 0
-    start = time.perf_counter()
+    stopper = EarlyStopping(net, patience=patience, max_seconds=max_seconds, keep_initial=False)
+    step = 0
     for epoch in range(1, epochs + 1):
         net.train()
         perm = rng.permutation(n)
@@ -349,20 +348,7 @@ def _train(
         if progress is not None:
             progress(f"{step_name} epoch {epoch}/{epochs} loss {total_loss / max(seen, 1):.3f} "
                      f"val loss {val_loss:.3f}", epoch, epochs)  # fmt: skip
-        if score > best_score:
-            best_score, best_state, best_epoch, wait = (
-                score,
-                copy.deepcopy(net.state_dict()),
-                epoch,
-                0,
-            )
-        else:
-            wait += 1
-        if patience is not None and wait >= patience:
+        if stopper.step(score, epoch):
             break
-        if max_seconds is not None and time.perf_counter() - start >= max_seconds:
-            break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    net.eval()
-    return net, history, best_epoch
+    stopper.restore()
+    return net, history, stopper.epoch

@@ -9,7 +9,6 @@ on the test part. :func:`evaluate` validates a bundle on new labelled notes.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
@@ -35,6 +34,7 @@ from medai.core.metrics import (
     multiclass_metrics,
 )
 from medai.core.tables import fingerprint, read_table
+from medai.core.training import EarlyStopping
 from medai.text.model import (
     LANGS,
     MODELS,
@@ -465,8 +465,9 @@ def _fit_torch(
         sched = None
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    best_auc, best_state, best_epoch, wait, step = -1.0, copy.deepcopy(net.state_dict()), 0, 0, 0
-    start = time.perf_counter()
+    stopper = EarlyStopping(net, best=-1.0, patience=patience,
+                            max_seconds=None if max_minutes is None else max_minutes * 60)  # fmt: skip
+    step = 0
     for epoch in range(1, epochs + 1):
         net.train()
         perm = torch.randperm(len(tr), generator=gen).tolist()
@@ -491,21 +492,10 @@ def _fit_torch(
         if progress:
             progress(f"epoch {epoch}/{epochs} loss {total / max(seen, 1):.3f} "
                      f"val AUROC {val_auc:.3f}", step, total_steps)  # fmt: skip
-        if val_auc > best_auc:
-            best_auc, best_state, best_epoch, wait = (
-                val_auc,
-                copy.deepcopy(net.state_dict()),
-                epoch,
-                0,
-            )
-        else:
-            wait += 1
-        elapsed = (time.perf_counter() - start) / 60
-        if wait >= patience or (max_minutes is not None and elapsed >= max_minutes):
+        if stopper.step(val_auc, epoch):
             break
-    net.load_state_dict(best_state)
-    net.eval()
-    return history, best_epoch, best_auc
+    stopper.restore()
+    return history, stopper.epoch, stopper.best
 
 
 # --------------------------------------------------------------------------- train
