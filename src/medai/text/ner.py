@@ -183,6 +183,19 @@ def _dedupe(entities: list[Entity]) -> list[Entity]:
     return sorted(set(entities), key=lambda e: (e.start, -e.end, e.label))
 
 
+def _json_object(line: str, name: str, lineno: int, hint: str) -> dict[str, Any]:
+    """One JSON Lines record with a string ``"text"``; errors name the file and line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(
+            f"{name} line {lineno}: not valid JSON ({exc.msg} at column {exc.colno}); {hint}"
+        ) from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+        raise DataFileError(f"{name} line {lineno}: expected an object with a string 'text'")
+    return obj
+
+
 def read_cmeee(
     path: str | Path, *, errors: Errors = "raise", skipped: list[str] | None = None
 ) -> list[NerExample]:
@@ -353,15 +366,7 @@ def read_ner_jsonl(
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFileError(
-                f"{name} line {lineno}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                "each line must be one JSON object"
-            ) from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            raise DataFileError(f"{name} line {lineno}: expected an object with a string 'text'")
+        obj = _json_object(line, name, lineno, "each line must be one JSON object")
         text: str = obj["text"]
         raw_ents = obj.get("entities", [])
         if not isinstance(raw_ents, list):
@@ -463,15 +468,7 @@ def read_texts(path: str | Path) -> list[tuple[int, str, Any]]:
         if not is_json:
             out.append((lineno, line, None))
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFileError(
-                f"{name} line {lineno}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                "each line must be one JSON object with a 'text'"
-            ) from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            raise DataFileError(f"{name} line {lineno}: expected an object with a string 'text'")
+        obj = _json_object(line, name, lineno, "each line must be one JSON object with a 'text'")
         out.append((lineno, obj["text"], obj.get("id")))
     return out
 
