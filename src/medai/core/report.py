@@ -120,6 +120,15 @@ def table_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None 
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def limitations_html(card: Mapping[str, Any]) -> str:
+    """A model card's intended use, what it must not be used for (if stated) and its
+    limitations, for the report's "Intended use and limitations" section."""
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in card.get("limitations", []))
+    must_not = card.get("must_not_use")
+    warn = f"<p><b>Must not be used:</b> {html.escape(must_not)}</p>" if must_not else ""
+    return f"<p>{html.escape(card.get('intended_use', ''))}</p>{warn}<ul>{items}</ul>"
+
+
 def metrics_table(metrics: Mapping[str, Estimate | Mapping[str, Any]]) -> str:
     """Table of metric name, estimate, 95% CI and n."""
     rows = []

@@ -437,11 +437,7 @@ def _report(
                    [{"parameter": k2, "value": v} for k2, v in model["parameters"]["augmentation"].items()]))  # fmt: skip
     for t, body in val.sections:
         report.add(t, body)
-    items = "".join(f"<li>{rp.html.escape(x)}</li>" for x in card["limitations"])
-    report.add(
-        "Intended use and limitations",
-        f"<p>{rp.html.escape(card['intended_use'])}</p><ul>{items}</ul>",
-    )
+    report.add("Intended use and limitations", rp.limitations_html(card))
     return report
 
 

@@ -682,9 +682,7 @@ def _report(bundle: MolBundle, tab: MolTable, val: _Validation) -> rp.Report:
     )
     for t, b in val.sections:
         report.add(t, b)
-    items = "".join(f"<li>{html.escape(x)}</li>" for x in card["limitations"])
-    report.add("Intended use and limitations",
-               f"<p>{html.escape(card['intended_use'])}</p><ul>{items}</ul>")  # fmt: skip
+    report.add("Intended use and limitations", rp.limitations_html(card))
     return report
 
 

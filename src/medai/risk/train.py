@@ -27,7 +27,7 @@ from medai.risk.estimators import (
 from medai.risk.model import RISK_GROUPS, RiskBundle, as_frame
 from medai.risk.preprocess import Preprocessor
 from medai.risk.schema import Schema, infer_schema
-from medai.risk.validate import card_sections, limitations_html, outcome_arrays, validate
+from medai.risk.validate import card_sections, outcome_arrays, validate
 
 __all__ = ["train"]
 
@@ -296,7 +296,7 @@ def train(
                 "percentiles of the fold values):</p>" + cv_table
             )
         report.add(title, body)
-    report.add("Intended use and limitations", limitations_html(card))
+    report.add("Intended use and limitations", rp.limitations_html(card))
     bundle.report_html = report.to_html()
     if progress:
         progress("done", total, total)

@@ -129,7 +129,7 @@ def evaluate(
         report.add(t, body)
     for t, body in ev.sections:
         report.add(t, body)
-    report.add("Intended use and limitations", limitations_html(bundle.card))
+    report.add("Intended use and limitations", rp.limitations_html(bundle.card))
     report.warnings = ev.evaluation.warnings
     ev.evaluation.report = report
     return ev.evaluation
@@ -465,8 +465,3 @@ def card_sections(card: dict[str, Any]) -> list[tuple[str, str]]:
             rp.table_html([{"parameter": k, "value": v} for k, v in model["params"].items()]),
         ),
     ]
-
-
-def limitations_html(card: dict[str, Any]) -> str:
-    items = "".join(f"<li>{rp.html.escape(x)}</li>" for x in card.get("limitations", []))
-    return f"<p>{rp.html.escape(card.get('intended_use', ''))}</p><ul>{items}</ul>"

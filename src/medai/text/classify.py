@@ -953,10 +953,7 @@ def _report(card: dict[str, Any], val: _Validation, history: list[dict[str, floa
         [{"parameter": k, "value": str(v) if isinstance(v, list) else v} for k, v in params.items()]))  # fmt: skip
     for t, body in val.sections:
         report.add(t, body)
-    items = "".join(f"<li>{rp.html.escape(x)}</li>" for x in card["limitations"])
-    report.add("Intended use and limitations",
-               f"<p>{rp.html.escape(card['intended_use'])}</p><p><b>Must not be used:</b> "
-               f"{rp.html.escape(card['must_not_use'])}</p><ul>{items}</ul>")  # fmt: skip
+    report.add("Intended use and limitations", rp.limitations_html(card))
     return report
 
 

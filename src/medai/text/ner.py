@@ -1608,9 +1608,5 @@ def _report(card: dict[str, Any], m: dict[str, Any], history: list[dict[str, flo
         + rp.table_html(rows)
         + rp.figure_html(_curves(history), "training curves"),
     )
-    items = "".join(f"<li>{html.escape(x)}</li>" for x in card["limitations"])
-    report.add(
-        "Intended use and limitations",
-        f"<p>{html.escape(card['intended_use'])}</p><ul>{items}</ul>",
-    )
+    report.add("Intended use and limitations", rp.limitations_html(card))
     return report
