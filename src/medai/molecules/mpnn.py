@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from medai.core.errors import InvalidInputError, require
-from medai.core.training import EarlyStopping
+from medai.core.training import EarlyStopping, torch_threads
 from medai.molecules.features import ATOM_FDIM, BOND_FDIM, MolGraph, batch_graphs
 
 require("torch", "molecules")  # this module is imported only when a D-MPNN is used
@@ -273,82 +273,52 @@ def train_mpnn(
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise InvalidInputError(f"epochs, batch_size and lr must be positive; got {epochs}, "
                                 f"{batch_size}, {lr}")  # fmt: skip
-    previous = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
-        return _train(config, train_graphs, y_train, val_graphs, y_val, classification,
-                      extra_train, extra_val, val_score, epochs, batch_size, lr, warmup_epochs,
-                      patience, seed, max_seconds, progress, step_name)  # fmt: skip
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _train(
-    config: MPNNConfig,
-    train_graphs: Sequence[MolGraph],
-    y_train: np.ndarray,
-    val_graphs: Sequence[MolGraph],
-    y_val: np.ndarray,
-    classification: bool,
-    extra_train: np.ndarray | None,
-    extra_val: np.ndarray | None,
-    val_score: Callable[[np.ndarray, np.ndarray], float] | None,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    warmup_epochs: float,
-    patience: int | None,
-    seed: int,
-    max_seconds: float | None,
-    progress: Progress | None,
-    step_name: str,
-) -> tuple[DMPNN, list[dict[str, float]], int]:
-    torch.manual_seed(seed)
-    net = build_dmpnn(config)
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr / 10)
-    n = len(train_graphs)
-    steps_per_epoch = max(1, math.ceil(n / batch_size))
-    total = steps_per_epoch * epochs
-    warmup = round(warmup_epochs * steps_per_epoch)
-    yt = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
-    et = torch.from_numpy(extra_train.astype(np.float32)) if extra_train is not None else None
-    history: list[dict[str, float]] = []
-    stopper = EarlyStopping(net, patience=patience, max_seconds=max_seconds, keep_initial=False)
-    step = 0
-    for epoch in range(1, epochs + 1):
-        net.train()
-        perm = rng.permutation(n)
-        total_loss, seen = 0.0, 0
-        for i in range(0, n, batch_size):
-            b = perm[i : i + batch_size]
-            for group in opt.param_groups:
-                group["lr"] = _noam(step, warmup, total, lr, lr / 10, lr / 10)
-            g = to_tensors([train_graphs[j] for j in b])
-            bt = torch.from_numpy(b)
-            pred = net(g, et[bt] if et is not None else None)
-            loss = _masked_loss(pred, yt[bt], classification)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            total_loss += float(loss.item()) * len(b)
-            seen += len(b)
-        raw = predict_mpnn(net, val_graphs, extra_val)
-        val_loss = float(
-            _masked_loss(torch.from_numpy(raw).float(),
-                         torch.from_numpy(np.asarray(y_val, dtype=np.float32)), classification)
-        )  # fmt: skip
-        score = -val_loss if val_score is None else float(val_score(y_val, raw))
-        if not math.isfinite(score):
-            score = -val_loss
-        history.append({"epoch": epoch, "loss": total_loss / max(seen, 1),
-                        "val_loss": val_loss, "val_score": score})  # fmt: skip
-        if progress is not None:
-            progress(f"{step_name} epoch {epoch}/{epochs} loss {total_loss / max(seen, 1):.3f} "
-                     f"val loss {val_loss:.3f}", epoch, epochs)  # fmt: skip
-        if stopper.step(score, epoch):
-            break
-    stopper.restore()
-    return net, history, stopper.epoch
+    with torch_threads(num_threads):  # restored afterwards
+        torch.manual_seed(seed)
+        net = build_dmpnn(config)
+        rng = np.random.default_rng(seed)
+        opt = torch.optim.Adam(net.parameters(), lr=lr / 10)
+        n = len(train_graphs)
+        steps_per_epoch = max(1, math.ceil(n / batch_size))
+        total = steps_per_epoch * epochs
+        warmup = round(warmup_epochs * steps_per_epoch)
+        yt = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
+        et = torch.from_numpy(extra_train.astype(np.float32)) if extra_train is not None else None
+        history: list[dict[str, float]] = []
+        stopper = EarlyStopping(net, patience=patience, max_seconds=max_seconds, keep_initial=False)
+        step = 0
+        for epoch in range(1, epochs + 1):
+            net.train()
+            perm = rng.permutation(n)
+            total_loss, seen = 0.0, 0
+            for i in range(0, n, batch_size):
+                b = perm[i : i + batch_size]
+                for group in opt.param_groups:
+                    group["lr"] = _noam(step, warmup, total, lr, lr / 10, lr / 10)
+                g = to_tensors([train_graphs[j] for j in b])
+                bt = torch.from_numpy(b)
+                pred = net(g, et[bt] if et is not None else None)
+                loss = _masked_loss(pred, yt[bt], classification)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                step += 1
+                total_loss += float(loss.item()) * len(b)
+                seen += len(b)
+            raw = predict_mpnn(net, val_graphs, extra_val)
+            val_loss = float(
+                _masked_loss(torch.from_numpy(raw).float(),
+                             torch.from_numpy(np.asarray(y_val, dtype=np.float32)), classification)
+            )  # fmt: skip
+            score = -val_loss if val_score is None else float(val_score(y_val, raw))
+            if not math.isfinite(score):
+                score = -val_loss
+            history.append({"epoch": epoch, "loss": total_loss / max(seen, 1),
+                            "val_loss": val_loss, "val_score": score})  # fmt: skip
+            if progress is not None:
+                progress(f"{step_name} epoch {epoch}/{epochs} loss {total_loss / max(seen, 1):.3f} "
+                         f"val loss {val_loss:.3f}", epoch, epochs)  # fmt: skip
+            if stopper.step(score, epoch):
+                break
+        stopper.restore()
+        return net, history, stopper.epoch

@@ -34,7 +34,7 @@ from medai.core.metrics import (
     multiclass_metrics,
 )
 from medai.core.tables import fingerprint, read_table
-from medai.core.training import EarlyStopping
+from medai.core.training import EarlyStopping, torch_threads
 from medai.text.model import (
     LANGS,
     MODELS,
@@ -53,7 +53,6 @@ from medai.text.model import (
     _RnnEngine,
     _TfidfEngine,
     _tokens,
-    _torch_threads,
     _TorchEngine,
     _TransformerEngine,
     _Vectorizer,
@@ -671,7 +670,7 @@ def train(
                 "dropout": RNN["dropout"], "vocab_size": len(vocab),
             })  # fmt: skip
         bundle = TextBundle(card, engine)
-        with _torch_threads(num_threads):
+        with torch_threads(num_threads):
             history, best_epoch, best_val = _fit_torch(
                 engine, texts, langs, y, idx, k=k, epochs=epochs, batch_size=batch_size, lr=lr,
                 patience=patience, seed=seed, max_minutes=max_minutes, progress=progress,

@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 
 from medai.core.bundle import Bundle
 from medai.core.errors import BundleError, InvalidInputError, SchemaError, require
+from medai.core.training import torch_threads
 
 if TYPE_CHECKING:
     import torch
@@ -458,7 +459,7 @@ class _TorchEngine(_Engine):
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         out = np.zeros((len(seqs), self.n_classes))
         self.net.eval()
-        with torch.no_grad(), _torch_threads(self.threads):
+        with torch.no_grad(), torch_threads(self.threads):
             for i in range(0, len(order), self.batch_size):
                 ids = order[i : i + self.batch_size]
                 logits = self.logits(self.collate([seqs[j] for j in ids]))
@@ -478,7 +479,7 @@ class _TorchEngine(_Engine):
         m = steps or self.default_steps
         self.net.eval()
         batch = self.collate(self.encode([text], [lang]))
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             emb, base = self.embed(batch)
             emb, base = emb.detach(), base.detach()
             alphas = (torch.arange(m, dtype=emb.dtype) + 0.5) / m
@@ -509,20 +510,6 @@ def _default_threads() -> int:
     """All cores but one (at most 8): torch's OpenMP threads slow down many-fold when another
     process holds one of them, which is common on small shared machines."""
     return max(1, min((os.cpu_count() or 1) - 1, 8))
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run torch with ``n`` intra-op threads (``None``: as set), restoring the setting after."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _build_rnn(
@@ -708,7 +695,7 @@ class _TransformerEngine(_TorchEngine):
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         out = np.zeros((len(seqs), int(self.net["head"].in_features)))
         self.net.eval()
-        with torch.no_grad(), _torch_threads(self.threads):
+        with torch.no_grad(), torch_threads(self.threads):
             for i in range(0, len(order), self.batch_size):
                 ids = order[i : i + self.batch_size]
                 out[ids] = self.pooled(self.collate([seqs[j] for j in ids])).double().numpy()
