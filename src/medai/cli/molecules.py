@@ -52,7 +52,7 @@ def _read_smiles(data: Path, smiles_col: str | None) -> tuple[list[str], list[st
     a missing cell) so that predictions report each row's error in place.
     """
     from medai.core.tables import read_table
-    from medai.molecules.io import _find_id_column, find_smiles_column, read_molecules
+    from medai.molecules.io import find_id_column, find_smiles_column, read_molecules
 
     if data.suffix.lower() in (".smi", ".sdf"):
         table = read_molecules(data, standardize=False, dedupe="keep")
@@ -67,7 +67,7 @@ def _read_smiles(data: Path, smiles_col: str | None) -> tuple[list[str], list[st
             f"{str(data)!r} has no SMILES column {smiles_col or ''!r}; columns: "
             f"{', '.join(columns)} (name it with --smiles-col)"
         )
-    id_col = _find_id_column(columns, exclude=col)
+    id_col = find_id_column(columns, exclude=col)
     ids = [str(v) for v in frame[id_col]] if id_col else [str(i + 1) for i in range(len(frame))]
     return ids, ["" if v is None or v != v else str(v) for v in frame[col]]
 

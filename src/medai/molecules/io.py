@@ -47,6 +47,7 @@ __all__ = [
     "MolTable",
     "Rejection",
     "canonical_smiles",
+    "find_id_column",
     "find_smiles_column",
     "parse_smiles",
     "read_molecules",
@@ -584,7 +585,7 @@ def find_smiles_column(columns: Sequence[str]) -> str | None:
     return None
 
 
-def _find_id_column(columns: Sequence[str], exclude: str) -> str | None:
+def find_id_column(columns: Sequence[str], exclude: str) -> str | None:
     lower = {str(c).strip().lower(): str(c) for c in columns if c != exclude}
     for name in ID_COLUMN_NAMES:
         if name in lower:
@@ -741,7 +742,7 @@ def read_molecules(
                     f"{str(path)!r} has no {what}; its columns are {list(frame.columns)}; "
                     "name the SMILES column with smiles_col (CLI: --smiles-col)"
                 )
-            used_id_col = id_col or _find_id_column(list(frame.columns), used_smiles_col) or ""
+            used_id_col = id_col or find_id_column(list(frame.columns), used_smiles_col) or ""
         raw = frame[used_smiles_col]
         inputs = ["" if pd.isna(v) else str(v).strip() for v in raw]
         frame = frame.drop(columns=[used_smiles_col])
