@@ -586,6 +586,8 @@ def find_smiles_column(columns: Sequence[str]) -> str | None:
 
 
 def find_id_column(columns: Sequence[str], exclude: str) -> str | None:
+    """The id column among ``columns`` (``id``, ``mol_id``, ``name``, ... case-insensitive),
+    other than ``exclude`` (the SMILES column); None when there is none."""
     lower = {str(c).strip().lower(): str(c) for c in columns if c != exclude}
     for name in ID_COLUMN_NAMES:
         if name in lower:
