@@ -63,6 +63,13 @@ def test_dicom_and_train_tagger(tmp_path: Path) -> None:
     junk.write_text("hello")
     assert main(["deid", "dicom", str(junk), str(tmp_path / "j.dcm")]) == 2
     models = tmp_path / "models"
-    assert main(["deid", "train-tagger", "-o", str(models), "--lang", "zh", "--notes", "60"]) == 0
+    gold = tmp_path / "gold.jsonl"
+    lines = (GOLD / "train_zh.jsonl").read_text(encoding="utf-8").splitlines()[:20]
+    gold.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["deid", "train-tagger", "-o", str(models), "--lang", "zh", "--gold", str(gold),
+                 "--synthetic", "20"]) == 0  # fmt: skip
     assert (models / "tagger_zh.crfsuite").exists()
+    # English asked for, but no English gold and no synthetic notes
+    assert main(["deid", "train-tagger", "-o", str(models), "--lang", "en", "--gold", str(gold),
+                 "--synthetic", "0"]) == 2  # fmt: skip
     assert main(["deid", "train-tagger", "-o", str(models), "--lang", "fr"]) == 2

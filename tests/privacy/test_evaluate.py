@@ -72,5 +72,6 @@ def test_dev_gold_regression(lang: str) -> None:
     assert len(notes) == 150
     d = Deidentifier()
     s = score(notes, {n.id: d.find(n.text, n.lang) for n in notes})
-    # measured: EN recall 0.955 precision 0.957, ZH 0.902 / 0.993
-    assert s.span_partial["recall"] >= 0.89 and s.span_partial["precision"] >= 0.94
+    # measured: EN recall 0.992 precision 0.947, ZH 0.988 / 0.977 (taggers trained on the
+    # train split, which shares no author with the dev notes)
+    assert s.span_partial["recall"] >= 0.975 and s.span_partial["precision"] >= 0.92

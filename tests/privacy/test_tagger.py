@@ -9,8 +9,16 @@ import pytest
 pytest.importorskip("pycrfsuite")
 
 from medai.core.errors import InvalidInputError
+from medai.privacy.evaluate import read_gold
 from medai.privacy.synth import synthetic_notes
-from medai.privacy.tagger import Tagger, default_tagger, default_tagger_path, train_tagger
+from medai.privacy.tagger import (
+    Tagger,
+    _case_variants,
+    default_tagger,
+    default_tagger_path,
+    train_tagger,
+)
+from tests.privacy.conftest import GOLD
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -22,7 +30,7 @@ def test_synthetic_notes_are_consistent(lang: str) -> None:
 
 
 def test_train_and_tag(tmp_path: Path) -> None:
-    path = train_tagger(tmp_path / "tagger_en.crfsuite", "en", n_notes=150, max_iterations=30)
+    path = train_tagger(tmp_path / "tagger_en.crfsuite", "en", n_synthetic=150, max_iterations=30)
     tagger = Tagger(path, "en")
     held_out = synthetic_notes(20, "en", seed=99)
     hit = total = 0
@@ -33,6 +41,23 @@ def test_train_and_tag(tmp_path: Path) -> None:
             hit += any(f.start < s.end and f.end > s.start for f in found)
     assert hit / total > 0.7  # learned from 150 notes, tested on other synthetic notes
     assert tagger.find("患者张伟", "zh") == []  # an English tagger leaves Chinese alone
+
+
+def test_train_on_hand_written_notes(tmp_path: Path) -> None:
+    gold = read_gold(GOLD / "train_en.jsonl")
+    variants = _case_variants(gold[:6])
+    assert len(variants) == 8  # six lower-case copies, two upper-case
+    assert all(v.text[s.start : s.end] == s.text for v in variants for s in v.spans)
+    assert variants[0].text == gold[0].text.lower()
+    path = train_tagger(tmp_path / "t.crfsuite", "en", notes=gold[:150], n_synthetic=0,
+                        max_iterations=40)  # fmt: skip
+    dev = read_gold(GOLD / "dev_en.jsonl")[:40]
+    found = {n.id: Tagger(path, "en").find(n.text) for n in dev}
+    names = [(n.id, s) for n in dev for s in n.spans if s.type == "NAME"]
+    hit = sum(any(f.start < s.end and f.end > s.start for f in found[i]) for i, s in names)
+    assert hit / len(names) > 0.75  # other authors' notes
+    with pytest.raises(InvalidInputError, match="no training notes"):
+        train_tagger(tmp_path / "x.crfsuite", "en", notes=[], n_synthetic=0)
 
 
 def test_bundled_taggers_and_bad_files(tmp_path: Path) -> None:

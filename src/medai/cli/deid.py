@@ -182,27 +182,32 @@ def dicom_command(
 def train_tagger_command(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for tagger_en/zh.crfsuite."),
     lang: list[str] = typer.Option(["en", "zh"], "--lang", help="Languages (repeatable)."),
-    notes: int = typer.Option(2000, "--notes", help="Synthetic notes per language."),
-    gold: Path | None = typer.Option(
-        None, "--gold", help="Train on these gold notes (JSONL) instead of synthetic ones."
+    gold: list[Path] = typer.Option(
+        [],
+        "--gold",
+        help="Hand-annotated notes to train on (JSONL, brat or PhysioNet; "
+        "repeatable; each note goes to its language's tagger).",
     ),
+    synthetic: int = typer.Option(500, "--synthetic", help="Synthetic notes per language."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Train the CRF PHI tagger on synthetic notes with injected PHI (Faker); use it with
-    `medai deid text --tagger FOLDER`."""
+    """Train the CRF PHI tagger on gold notes plus synthetic notes with injected PHI (Faker);
+    use it with `medai deid text --tagger FOLDER`."""
     from medai.privacy.evaluate import read_gold
     from medai.privacy.tagger import train_tagger
 
-    if notes < 10:
-        raise InvalidInputError(f"--notes must be at least 10, got {notes}")
-    gold_notes = read_gold(gold) if gold is not None else None
+    if synthetic < 0:
+        raise InvalidInputError(f"--synthetic must be >= 0, got {synthetic}")
     for code in lang:
         if code not in ("en", "zh"):
             raise InvalidInputError(f"--lang must be en or zh, got {code!r}")
-        chosen = None
-        if gold_notes is not None:
-            chosen = [n for n in gold_notes if (n.lang or code) == code]
+    gold_notes = [note for path in gold for note in read_gold(path)]
+    for code in lang:
+        chosen = [n for n in gold_notes if (n.lang or code) == code]
+        if not chosen and synthetic < 10:
+            raise InvalidInputError(f"no {code} training notes: give --gold with {code} notes "
+                                    "or --synthetic of at least 10")  # fmt: skip
         with progress_bar(f"tagger {code}") as progress:
             path = train_tagger(out / f"tagger_{code}.crfsuite", code, notes=chosen,
-                                n_notes=notes, seed=seed, progress=progress)  # fmt: skip
+                                n_synthetic=synthetic, seed=seed, progress=progress)  # fmt: skip
         err_console().print(f"{code} tagger written to {path}")

@@ -15,8 +15,9 @@ the others stay in the text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,8 @@ class Deidentifier:
     min_score : float
         Rule detections scoring below it are ignored.
     tagger_types, tagger_min_score, tagger_langs
-        Which tagger detections are used: by default names the tagger is at least 90% sure
-        of, in both languages (on the development notes the tagger's other types and less
-        certain names cost more precision than they gain recall).
+        Which tagger detections are used: by default every PHI type the tagger finds with a
+        score of at least 0.5, in both languages (chosen on the development notes).
     key : str, optional
         Secret for consistent surrogates (see :class:`~medai.privacy.surrogate.Surrogates`).
     """
@@ -87,8 +87,8 @@ class Deidentifier:
         tagger: Any = "default",
         min_score: float = 0.5,
         key: str | None = None,
-        tagger_types: Sequence[str] = ("NAME",),
-        tagger_min_score: float = 0.9,
+        tagger_types: Sequence[str] | None = None,
+        tagger_min_score: float = 0.5,
         tagger_langs: Sequence[str] = ("en", "zh"),
     ) -> None:
         if lang not in ("auto", "en", "zh"):
@@ -103,7 +103,7 @@ class Deidentifier:
 
             tagger = default_tagger(None if tagger == "default" else tagger)
         self.tagger = tagger
-        self.tagger_types = parse_types(list(tagger_types)) if tagger_types else ()
+        self.tagger_types = parse_types(list(tagger_types) if tagger_types is not None else None)
         self.tagger_min_score = tagger_min_score
         self.tagger_langs = tuple(tagger_langs)
         self.surrogates = Surrogates(key)
@@ -133,9 +133,9 @@ class Deidentifier:
             spans = find_english(text)
         spans = [s for s in spans if s.score >= self.min_score]
         if self.tagger is not None and lang in self.tagger_langs:
-            spans += [s for s in self.tagger.find(text, lang)
-                      if s.type in self.tagger_types and s.score >= self.tagger_min_score
-                      and _plausible(s, lang)]  # fmt: skip
+            found = [s for s in self.tagger.find(text, lang)
+                     if s.type in self.tagger_types and s.score >= self.tagger_min_score]  # fmt: skip
+            spans += _tagger_spans(found, lang, text)
         return [s for s in resolve(spans, text) if s.type in self.types]
 
     def deidentify(
@@ -168,22 +168,72 @@ class Deidentifier:
         return DeidResult("".join(out), spans, reps, lang)
 
 
-def _plausible(span: Span, lang: str) -> bool:
-    """A tagger name must look like one: no digits or brackets, not all common words, not a
-    header in capitals."""
-    import re
+_MONTH = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|[月日号]")
 
+
+def _valid_date(value: str) -> bool:
+    """A date needs a month word (May, 5月) or numbers that make one: two numbers are a month
+    and a day (either order) or a year and a month; one number alone is not a date
+    ("2023", "14"), nor is a score or a fraction ("20/25", "15/24")."""
+    nums = [int(x) for x in re.findall(r"\d+", value)]
+    if _MONTH.search(value) or len(nums) > 2:
+        return True
+    if len(nums) < 2:
+        return False
+    a, b = nums
+    md = lambda m, d: 1 <= m <= 12 and 1 <= d <= 31  # noqa: E731
+    return md(a, b) or md(b, a) or (1900 <= a <= 2099 and 1 <= b <= 12)
+
+
+def _tagger_spans(spans: Sequence[Span], lang: str, text: str) -> Iterator[Span]:
+    """The tagger's detections that look like PHI of their type, cut at a line end or a
+    table's column gap (except addresses and institutions, which may wrap)."""
+    for span in spans:
+        if span.type not in ("ADDRESS", "INSTITUTION"):
+            gap = re.search(r"\n|\t|\s{3}", span.text)
+            if gap:
+                value = span.text[: gap.start()].rstrip()
+                if not value:
+                    continue
+                span = replace(span, end=span.start + len(value), text=value)
+        if _plausible(span, lang, text):
+            yield span
+
+
+def _plausible(span: Span, lang: str, text: str) -> bool:
+    """Dates must be valid; phone numbers need 4 digits, IDs 4 characters with a digit, IPs
+    their shape. A name must have no digits or brackets; in English not only clinical words
+    ("sudden death"); in Chinese a known surname alone (罗主任), two to twelve characters
+    (阿依夏木·买买提明) or a Latin-script name (其妻Sarah Thompson), not the middle of a word
+    (卡马西平, 儿童心电图).
+    """
+    value = span.text
+    if span.type == "DATE":
+        return _valid_date(value)
+    if span.type == "PHONE":
+        return len(re.findall(r"\d", value)) >= 4 and not re.fullmatch(
+            r"(?:19|20)\d\d-(?:19|20)\d\d", value
+        )
+    if span.type == "ID":
+        return len(value) >= 4 and bool(re.search(r"\d", value)) and "(" not in value
+    if span.type == "IP":
+        return bool(re.match(r"\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:]*:", value))
     if span.type != "NAME":
         return True
-    if re.search(r"[\d(/%:;]", span.text):
+    if re.search(r"[\d(/%:;]", value):
         return False
     if lang == "zh":
-        return bool(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", span.text))
-    from medai.privacy.english import _common_words
+        from medai.privacy.chinese import _common, _medical
+        from medai.privacy.gazetteer import gazetteer
 
-    words = re.findall(r"[^\W\d_]+", span.text)
-    if not words or (len(words) > 1 and span.text.isupper()):
-        return False
-    common = _common_words()
-    # at least one capitalised word that is not an ordinary word ("hold lisinopril" is not)
-    return any(w[0].isupper() and w.lower() not in common for w in words)
+        before, after = text[span.start - 1 : span.start], text[span.end : span.end + 1]
+        if (before and _common(before + value[0], 1000)) or (after and _common(value[-1] + after, 1000)) \
+                or any(_medical(text[max(0, span.start - k) : span.end]) for k in (1, 2)):  # fmt: skip
+            return False
+        if re.fullmatch(r"[\u4e00-\u9fff]", value):
+            return value in gazetteer().zh_surnames
+        return bool(re.fullmatch(r"[\u4e00-\u9fff·]{2,12}|[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*", value))
+    from medai.privacy.english import _clinical_words
+
+    clinical = _clinical_words()
+    return not all(w.lower() in clinical for w in re.findall(r"[^\W\d_]+", value))

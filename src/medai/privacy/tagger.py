@@ -7,10 +7,15 @@ and suffixes, case, digits, the name and place dictionaries of :mod:`medai.priva
 same for the two tokens on each side. A span's score is the mean marginal probability of its
 labels.
 
-The tagger is trained on synthetic notes (:mod:`medai.privacy.synth`) by
-:func:`train_tagger` (CLI ``medai deid train-tagger``); medai ships one per language, trained
-with the defaults and seed 0, in ``medai/privacy/models``. Model files are CRFsuite's own
-binary format (never a pickle).
+The tagger is trained by :func:`train_tagger` (CLI ``medai deid train-tagger``) on
+hand-annotated notes plus synthetic notes (:mod:`medai.privacy.synth`). medai ships one per
+language in ``medai/privacy/models``, trained with the defaults on the ``train`` split of
+``tests/data/deid`` (800 notes per language by eight authors; never the dev or test notes)::
+
+    medai deid train-tagger -o src/medai/privacy/models \\
+        --gold tests/data/deid/train_en.jsonl --gold tests/data/deid/train_zh.jsonl
+
+Model files are CRFsuite's own binary format (never a pickle).
 """
 
 from __future__ import annotations
@@ -53,19 +58,21 @@ def _token_features(w: str, lang: str) -> tuple[str, ...]:
     g = gazetteer()
     lw = w.lower()
     f = [f"w={lw}", f"shape={_shape(w)}"]
-    if lang == "zh":
-        if "\u4e00" <= w <= "\u9fff":
-            if w in g.zh_surnames:
-                f.append("sur")
-            if w in g.zh_given_chars:
-                f.append("given")
+    if lang == "zh" and "\u4e00" <= w <= "\u9fff":
+        if w in g.zh_surnames:
+            f.append("sur")
+        if w in g.zh_given_chars:
+            f.append("given")
         return tuple(f)
-    f += [f"p3={lw[:3]}", f"s3={lw[-3:]}", f"len={min(len(w), 8)}"]
+    # other tokens (and Latin words in a Chinese note: "其妻Sarah Thompson"): English clues
     for flag, on in (("title", w.istitle()), ("upper", w.isupper()), ("digit", w.isdigit()),
                      ("first", lw in g.first_names), ("last", lw in g.last_names),
                      ("common", lw in _common_words()), ("city", lw in g.cities_en)):  # fmt: skip
         if on:
             f.append(flag)
+    if lang == "zh":
+        return tuple(f)
+    f += [f"p3={lw[:3]}", f"s3={lw[-3:]}", f"len={min(len(w), 8)}"]
     return tuple(f)
 
 
@@ -196,36 +203,61 @@ def default_tagger(path: str | Path | None = None) -> _Pair | None:
     return _Pair(taggers) if taggers else None
 
 
+def _case_variants(notes: Sequence[GoldNote]) -> list[GoldNote]:
+    """Lower-case copies of every note and upper-case copies of every third (same offsets):
+    English notes are often typed all in lower case or have headers and signatures in
+    capitals, and the tagger should not depend on case alone."""
+    out = []
+    for i, note in enumerate(notes):
+        for conv in (str.lower, str.upper) if i % 3 == 0 else (str.lower,):
+            text = conv(note.text)
+            if len(text) != len(note.text):  # a few letters change length ("ß" -> "SS")
+                continue
+            spans = [Span(s.start, s.end, s.type, text[s.start : s.end]) for s in note.spans]
+            out.append(GoldNote(note.id, text, spans, note.patient_id, note.lang))
+    return out
+
+
 def train_tagger(
     out: str | Path,
     lang: str,
     *,
     notes: Sequence[GoldNote] | None = None,
-    n_notes: int = 2000,
+    n_synthetic: int = 500,
     seed: int = 0,
-    max_iterations: int = 80,
+    case_variants: bool = True,
+    max_iterations: int = 150,
     c1: float = 0.05,
     c2: float = 0.01,
     progress: Progress | None = None,
 ) -> Path:
-    """Train a CRF tagger on synthetic notes (or given gold notes) and write it to ``out``.
+    """Train a CRF tagger on gold notes plus ``n_synthetic`` synthetic ones; write it to ``out``.
 
-    The model is written to a temporary file and renamed, so a failed run leaves nothing.
+    ``notes`` are hand-annotated notes of this language (medai's bundled taggers use the
+    ``train`` split of ``tests/data/deid``); ``case_variants`` adds lower/upper-case copies
+    of them for English. The model is written to a temporary file and renamed, so a failed
+    run leaves nothing.
     """
     crf = require("pycrfsuite", "privacy")
     from medai.privacy.synth import synthetic_notes
 
     if lang not in ("en", "zh"):
         raise InvalidInputError(f"lang must be 'en' or 'zh', got {lang!r}")
-    if notes is None:
-        notes = synthetic_notes(n_notes, lang, seed=seed)
+    if n_synthetic < 0:
+        raise InvalidInputError(f"n_synthetic must be >= 0, got {n_synthetic}")
+    gold = list(notes or [])
+    if not gold and not n_synthetic:
+        raise InvalidInputError("no training notes: give gold notes or n_synthetic > 0")
+    if case_variants and lang == "en":
+        gold += _case_variants(gold)
+    everything = gold + synthetic_notes(n_synthetic, lang, seed=seed)
     trainer = crf.Trainer(verbose=False)
-    for i, note in enumerate(notes):
+    for i, note in enumerate(everything):
         toks = _tokens(note.text, lang)
         if toks:
             trainer.append(_features(note.text, toks, lang), _bio(toks, note.spans))
         if progress is not None and (i + 1) % 200 == 0:
-            progress("features", i + 1, len(notes))
+            progress("features", i + 1, len(everything))
     trainer.set_params({"c1": c1, "c2": c2, "max_iterations": max_iterations,
                         "feature.possible_transitions": True})  # fmt: skip
     out = Path(out)

@@ -11,7 +11,7 @@ note per line: ``{"id", "patient_id", "lang", "text", "spans": [{"start", "end",
 "text"}], "source"}`` (offsets in characters of ``text``, end exclusive).
 
 Splits: ``test`` notes are never used to build or tune medai's de-identification; ``dev``
-notes may be.
+notes may be used for tuning; ``train`` notes train the bundled CRF taggers.
 
 Run: ``python tests/data/deid/build_gold.py`` (checks every file; exits 1 on a problem).
 """
