@@ -83,3 +83,30 @@ def test_policy_keeps_other_types(rules) -> None:
         d.deidentify("x", mode="blur")
     with pytest.raises(InvalidInputError, match="characters"):
         d.find("a" * 5_000_001)
+
+
+def test_tagger_detections_are_checked_per_type() -> None:
+    from medai.privacy.deid import _tagger_spans, _valid_date
+
+    assert _valid_date("3/10") and _valid_date("25/12") and _valid_date("2019-11")
+    assert _valid_date("March 3") and _valid_date("5月3日") and _valid_date("3/10/2024")
+    assert not _valid_date("20/25") and not _valid_date("128/70") and not _valid_date("2023")
+    assert not _valid_date("117.20") and not _valid_date("14")
+
+    def tagged(lang: str, text: str, value: str, kind: str) -> list[str]:
+        start = text.index(value)
+        span = Span(start, start + len(value), kind, value, "tagger", 0.9)
+        return [s.text for s in _tagger_spans([span], lang, text)]
+
+    # cut at a line end or a table's column gap, then checked
+    assert tagged("en", "DOB 1968-10-03   SSN 588", "1968-10-03   SSN", "DATE") == ["1968-10-03"]
+    assert tagged("en", "Glucose  912     344     188", "912     344     188", "PHONE") == []
+    assert tagged("en", "VA OS 20/25, IOP 17/15", "20/25", "DATE") == []
+    assert tagged("en", "bed 14 today", "14", "ID") == []
+    assert tagged("en", "seen by dr hollis today", "hollis", "NAME") == ["hollis"]
+    assert tagged("en", "family history of sudden death", "sudden death", "NAME") == []
+    assert tagged("zh", "口服卡马西平2月", "马西平", "NAME") == []
+    assert tagged("zh", "正常儿童心电图", "童心", "NAME") == []
+    assert tagged("zh", "心外科罗主任：", "罗", "NAME") == ["罗"]
+    assert tagged("zh", "女儿阿依夏木·买买提明翻译", "阿依夏木·买买提明", "NAME") == ["阿依夏木·买买提明"]
+    assert tagged("zh", "其妻Sarah Thompson询问", "Sarah Thompson", "NAME") == ["Sarah Thompson"]
