@@ -108,5 +108,7 @@ def test_tagger_detections_are_checked_per_type() -> None:
     assert tagged("zh", "口服卡马西平2月", "马西平", "NAME") == []
     assert tagged("zh", "正常儿童心电图", "童心", "NAME") == []
     assert tagged("zh", "心外科罗主任：", "罗", "NAME") == ["罗"]
-    assert tagged("zh", "女儿阿依夏木·买买提明翻译", "阿依夏木·买买提明", "NAME") == ["阿依夏木·买买提明"]
+    assert tagged("zh", "女儿阿依夏木·买买提明翻译", "阿依夏木·买买提明", "NAME") == [
+        "阿依夏木·买买提明"
+    ]
     assert tagged("zh", "其妻Sarah Thompson询问", "Sarah Thompson", "NAME") == ["Sarah Thompson"]
