@@ -9,7 +9,7 @@ Usage::
 Accuracy: the 200 English and 200 Chinese hand-written test notes in ``tests/data/deid``
 (``test_*.jsonl``), which were written independently of medai and never used to build or
 tune it (rules and thresholds were tuned on the ``dev_*`` notes only; the bundled CRF
-taggers were trained on the ``train_*`` notes of 28 other authors). Reported per language:
+taggers were trained on the ``train_*`` notes of 36 other authors). Reported per language:
 token- and span-level recall, precision and F2, per PHI type; for medai's default (rules +
 CRF tagger) and rules alone. Reference (not run here): the PhysioNet deid tool on its own nursing-note
 gold standard, recall 0.967, precision 0.748. Goal: recall >= 0.98 and precision >= 0.90 per

@@ -72,6 +72,6 @@ def test_dev_gold_regression(lang: str) -> None:
     assert len(notes) == 150
     d = Deidentifier()
     s = score(notes, {n.id: d.find(n.text, n.lang) for n in notes})
-    # measured: EN recall 0.994 precision 0.943, ZH 0.990 / 0.970 (taggers trained on the
+    # measured: EN recall 0.994 precision 0.940, ZH 0.991 / 0.968 (taggers trained on the
     # train split, which shares no author with the dev notes)
     assert s.span_partial["recall"] >= 0.975 and s.span_partial["precision"] >= 0.92

@@ -3,15 +3,15 @@
 English notes are tagged word by word (``\\w+`` and single punctuation marks), Chinese notes
 character by character, with BIO labels per PHI type. Features: the token, its shape, prefixes
 and suffixes, case, digits, the name and place dictionaries of :mod:`medai.privacy.gazetteer`
-(first name, last name, common word, city; Chinese surname and given-name characters); the
-word, capitalisation and name-dictionary flags of the two tokens on each side. A span's score
-is the mean marginal probability of its labels.
+(first name, last name, common word, city, clinical word, in none of them; Chinese surname and
+given-name characters); the word, capitalisation and name-dictionary flags of the two tokens
+on each side. A span's score is the mean marginal probability of its labels.
 
 The tagger is trained by :func:`train_tagger` (CLI ``medai deid train-tagger``) on
 hand-annotated notes plus synthetic notes (:mod:`medai.privacy.synth`). medai ships one per
 language in ``medai/privacy/models``, trained with the defaults on the ``train`` split of
-``tests/data/deid`` (1,600 English notes by sixteen authors, 1,200 Chinese notes by twelve;
-never the dev or test notes)::
+``tests/data/deid`` (2,400 English notes by 24 authors, 1,200 Chinese notes by twelve; never
+the dev or test notes)::
 
     medai deid train-tagger -o src/medai/privacy/models \\
         --gold tests/data/deid/train_en.jsonl --gold tests/data/deid/train_zh.jsonl
@@ -53,7 +53,7 @@ def _shape(w: str) -> str:
 
 def _token_features(w: str, lang: str) -> tuple[str, ...]:
     """Binary features of one token (strings; CRFsuite treats each as present/absent)."""
-    from medai.privacy.english import _common_words
+    from medai.privacy.english import _clinical_words, _common_words
     from medai.privacy.gazetteer import gazetteer
 
     g = gazetteer()
@@ -66,9 +66,13 @@ def _token_features(w: str, lang: str) -> tuple[str, ...]:
             f.append("given")
         return tuple(f)
     # other tokens (and Latin words in a Chinese note: "其妻Sarah Thompson"): English clues
+    known = {"first": lw in g.first_names, "last": lw in g.last_names,
+             "common": lw in _common_words(), "city": lw in g.cities_en,
+             "clin": lw in _clinical_words()}  # fmt: skip
+    # a word in none of the dictionaries (LifeLabs, Boudreaux): names and firms often are
+    known["oov"] = len(w) > 1 and w[0].isalpha() and not any(known.values())
     for flag, on in (("title", w.istitle()), ("upper", w.isupper()), ("digit", w.isdigit()),
-                     ("first", lw in g.first_names), ("last", lw in g.last_names),
-                     ("common", lw in _common_words()), ("city", lw in g.cities_en)):  # fmt: skip
+                     *known.items()):  # fmt: skip
         if on:
             f.append(flag)
     if lang == "zh":
