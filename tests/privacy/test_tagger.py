@@ -52,7 +52,8 @@ def test_train_on_hand_written_notes(tmp_path: Path) -> None:
     path = train_tagger(tmp_path / "t.crfsuite", "en", notes=gold[:150], n_synthetic=0,
                         max_iterations=40)  # fmt: skip
     dev = read_gold(GOLD / "dev_en.jsonl")[:40]
-    found = {n.id: Tagger(path, "en").find(n.text) for n in dev}
+    tagger = Tagger(path, "en")
+    found = {n.id: tagger.find(n.text) for n in dev}
     names = [(n.id, s) for n in dev for s in n.spans if s.type == "NAME"]
     hit = sum(any(f.start < s.end and f.end > s.start for f in found[i]) for i, s in names)
     assert hit / len(names) > 0.75  # other authors' notes

@@ -170,6 +170,8 @@ class Deidentifier:
         return DeidResult("".join(out), spans, reps, lang)
 
 
+# a word starting like a month, in any of several languages (March, Sept., novembre, mars) or
+# 月/日/号: looser than english._MONTH on purpose, as the tagger also sees foreign dates
 _MONTH = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|[月日号]")
 
 
