@@ -75,3 +75,16 @@ def test_dev_gold_regression(lang: str) -> None:
     # measured: EN recall 0.994 precision 0.940, ZH 0.991 / 0.968 (taggers trained on the
     # train split, which shares no author with the dev notes)
     assert s.span_partial["recall"] >= 0.975 and s.span_partial["precision"] >= 0.92
+
+
+def test_read_standoff(tmp_path: Path) -> None:
+    from medai.privacy.evaluate import read_standoff
+
+    f = tmp_path / "audit.jsonl"
+    f.write_text('{"id": 7, "spans": [{"start": 0, "end": 4, "type": "NAME"}]}\n\n'
+                 '{"id": "8", "spans": [{"start": 2}]}\n')  # fmt: skip
+    with pytest.raises(DataFileError, match=r"audit.jsonl:line 3: not a standoff record"):
+        read_standoff(f)
+    f.write_text('{"id": 7, "spans": [{"start": 0, "end": 4, "type": "NAME"}]}\n')
+    (span,) = read_standoff(f)["7"]
+    assert (span.start, span.end, span.type) == (0, 4, "NAME")

@@ -110,23 +110,13 @@ def evaluate_command(
     from rich.table import Table
 
     from medai.cli.common import out_console
-    from medai.core.errors import DataFileError
-    from medai.privacy.evaluate import read_gold, score
+    from medai.privacy.evaluate import read_gold, read_standoff, score
     from medai.privacy.phi import Span
 
     notes = read_gold(gold)
     predicted: dict[str, list[Span]] = {}
     if pred is not None:
-        for n, line in enumerate(pred.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                predicted[str(obj["id"])] = [Span(int(s["start"]), int(s["end"]),
-                                                  str(s["type"]), "") for s in obj["spans"]]  # fmt: skip
-            except (ValueError, KeyError, TypeError) as exc:
-                raise DataFileError(f"{pred}:line {n}: not a standoff record ({exc}); expected "
-                                    "id and spans with start, end, type") from None  # fmt: skip
+        predicted = read_standoff(pred)
     else:
         from medai.privacy.deid import Deidentifier
 

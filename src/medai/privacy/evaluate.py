@@ -37,7 +37,7 @@ import numpy as np
 from medai.core.errors import DataFileError
 from medai.privacy.phi import PHI_TYPES, Span
 
-__all__ = ["PHYSIONET_TYPES", "GoldNote", "read_gold", "score"]
+__all__ = ["PHYSIONET_TYPES", "GoldNote", "read_gold", "read_standoff", "score"]
 
 #: PhysioNet deid categories -> medai types.
 PHYSIONET_TYPES = {
@@ -174,6 +174,23 @@ def read_gold(path: str | Path) -> list[GoldNote]:
 
 
 # --- scoring ------------------------------------------------------------------------------------
+def read_standoff(path: str | Path) -> dict[str, list[Span]]:
+    """Predicted spans by note id from a standoff JSONL (``medai deid text --standoff``)."""
+    path = Path(path)
+    predicted: dict[str, list[Span]] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            predicted[str(obj["id"])] = [Span(int(s["start"]), int(s["end"]), str(s["type"]), "")
+                                         for s in obj["spans"]]  # fmt: skip
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataFileError(f"{path}:line {n}: not a standoff record ({exc}); expected "
+                                "id and spans with start, end, type") from None  # fmt: skip
+    return predicted
+
+
 def _tokens(text: str, zh: bool) -> list[tuple[int, int]]:
     rx = r"[\u4e00-\u9fff]|[A-Za-z0-9]+|[^\sA-Za-z0-9\u4e00-\u9fff]" if zh else r"\w+"
     return [(m.start(), m.end()) for m in re.finditer(rx, text) if not m.group().isspace()]
