@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import importlib.util
 import io
 import json
 import re
@@ -504,7 +505,9 @@ def _build_drugs() -> list[list[Any]]:
 @cache
 def drug_terms() -> tuple[Term, ...]:
     """English drug names (generic, brand, synonyms) with DrugBank ids where known."""
-    require("drug_named_entity_recognition", "text")
+    if importlib.util.find_spec("drug_named_entity_recognition") is None:
+        require("drug_named_entity_recognition", "text")  # raises, naming the extra
+    # importing the package takes seconds (it loads its dictionary); the JSON cache does not
     version = _version("drug-named-entity-recognition")
     rows = _cached_rows(f"drugs-{version}-v1.json", _build_drugs)
     return tuple(Term(t, label, code, pref, "drugs") for t, label, code, pref in rows)
